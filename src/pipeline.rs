@@ -1,0 +1,277 @@
+//! The single pass: frames → decode → flow table → finished connections.
+//!
+//! Reads one or more capture files in one streaming pass each, routes TCP
+//! segments to the flow table, and turns every finalized connection into a
+//! [`ConnectionRecord`] (its counters plus its HTTP transactions), handed to a
+//! caller-supplied sink as soon as the connection is finalized. Memory is
+//! bounded by live connections; nothing keeps the frames.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use crate::anomaly::AnomalyCounts;
+use crate::capture::{CaptureDamage, CaptureFormat, CaptureReader};
+use crate::decode::{self, Decoded};
+use crate::error::Error;
+use crate::stream::Side;
+use crate::tcp::conn::{CloseHow, Connection, Handshake, Retransmissions, RoleSource, Vantage};
+use crate::tcp::flow::FlowTable;
+use crate::time::Timestamp;
+use crate::transaction::{Protocol, Transaction};
+
+/// What was read from one capture file.
+#[derive(Clone, Debug)]
+pub struct CaptureInfo {
+    pub path: String,
+    pub format: CaptureFormat,
+    pub compressed: bool,
+    /// Records per link type.
+    pub link_types: BTreeMap<u32, u64>,
+    pub packets: u64,
+    /// Captured bytes of all records.
+    pub bytes: u64,
+    pub first_ts: Option<Timestamp>,
+    pub last_ts: Option<Timestamp>,
+    pub damage: Option<CaptureDamage>,
+}
+
+/// How the frames decoded.
+#[derive(Clone, Debug, Default)]
+pub struct DecodeCounts {
+    pub tcp: u64,
+    pub udp: u64,
+    pub ip_fragments: u64,
+    pub other: u64,
+    pub unsupported_link: BTreeMap<u32, u64>,
+    pub malformed: BTreeMap<&'static str, u64>,
+}
+
+/// Per-direction figures of a finished connection.
+#[derive(Clone, Debug, Default)]
+pub struct DirectionRecord {
+    pub packets: u64,
+    pub bytes: u64,
+    pub retrans: Retransmissions,
+    pub out_of_order: u64,
+    pub duplicate_frames: u64,
+    pub keepalives: u64,
+    pub zero_windows: u64,
+    pub acked_unseen: u64,
+    pub gap_bytes: u64,
+    pub mss: Option<u16>,
+    pub window_scale: Option<u8>,
+    pub sack_permitted: bool,
+    pub timestamps: bool,
+    pub fin: bool,
+    pub rst: bool,
+}
+
+/// A finished connection, ready for reporting.
+#[derive(Clone, Debug)]
+pub struct ConnectionRecord {
+    pub id: u32,
+    /// Index of the capture file it came from (several files in one run).
+    pub file: usize,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub roles: RoleSource,
+    pub first_frame: u64,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub handshake: Option<Handshake>,
+    pub handshake_rtt_ns: Option<i64>,
+    pub vantage: Vantage,
+    pub dirs: [DirectionRecord; 2],
+    pub close_by: Option<Side>,
+    pub close_how: CloseHow,
+    pub active_closer: Option<Side>,
+    pub port_reused: Option<Option<i64>>,
+    pub protocol: Option<Protocol>,
+    pub transactions: Vec<Transaction>,
+    pub anomalies: AnomalyCounts,
+}
+
+impl ConnectionRecord {
+    pub fn from_connection(c: Connection, file: usize) -> ConnectionRecord {
+        let handshake = (c.handshake.syn.is_some() || c.handshake.synack.is_some())
+            .then_some(c.handshake);
+        let handshake_rtt_ns = c.handshake_rtt_ns();
+        let vantage = c.vantage();
+        let active_closer = c.active_closer();
+        let dirs = [Side::Client, Side::Server].map(|s| {
+            let d = c.dir(s);
+            DirectionRecord {
+                packets: d.packets,
+                bytes: d.bytes,
+                retrans: d.retrans,
+                out_of_order: d.out_of_order,
+                duplicate_frames: d.duplicate_frames,
+                keepalives: d.keepalives,
+                zero_windows: d.zero_windows,
+                acked_unseen: d.acked_unseen,
+                gap_bytes: d.reasm.gap_bytes,
+                mss: d.mss,
+                window_scale: d.window_scale,
+                sack_permitted: d.sack_permitted,
+                timestamps: d.timestamps,
+                fin: d.fin.is_some(),
+                rst: d.rst.is_some(),
+            }
+        });
+        let mut anomalies = c.anomalies;
+        let result = c.http.finish();
+        for a in result.anomalies {
+            anomalies.add(a);
+        }
+        ConnectionRecord {
+            id: c.id,
+            file,
+            client: c.client,
+            server: c.server,
+            roles: c.roles,
+            first_frame: c.first_frame,
+            start: c.start,
+            end: c.last,
+            handshake,
+            handshake_rtt_ns,
+            vantage,
+            dirs,
+            close_by: c.close_by,
+            close_how: c.close_how,
+            active_closer,
+            port_reused: c.port_reused,
+            protocol: result.protocol,
+            transactions: result.transactions,
+            anomalies,
+        }
+    }
+
+    pub fn dir(&self, side: Side) -> &DirectionRecord {
+        &self.dirs[side.index()]
+    }
+}
+
+/// Everything the pass produced besides the connection records.
+#[derive(Clone, Debug, Default)]
+pub struct PassSummary {
+    pub captures: Vec<CaptureInfo>,
+    pub decode: DecodeCounts,
+    pub anomalies: AnomalyCounts,
+    pub connections: u64,
+    pub peak_live_connections: usize,
+}
+
+/// Options for a pass.
+#[derive(Clone, Debug, Default)]
+pub struct PassOptions {
+    /// Skip the flow table (decode only): the benchmark floor.
+    pub decode_only: bool,
+}
+
+/// Reads the captures in order and feeds every finished connection to `sink`.
+/// Connection ids continue across files.
+pub fn run(
+    paths: &[String],
+    options: &PassOptions,
+    sink: &mut dyn FnMut(ConnectionRecord),
+) -> Result<PassSummary, Error> {
+    let mut summary = PassSummary::default();
+    let mut table = FlowTable::new();
+    for (file, path) in paths.iter().enumerate() {
+        let mut reader = CaptureReader::open(path)?;
+        let info = read_one(&mut reader, path, file, &mut table, &mut summary, options, sink)?;
+        summary.captures.push(info);
+        // Connections do not span files: finish them at each file's end.
+        table.finish(&mut |c| sink(ConnectionRecord::from_connection(c, file)));
+    }
+    summary.connections = table.created() as u64;
+    summary.peak_live_connections = table.peak_live;
+    if table.evicted_for_memory > 0 {
+        summary.anomalies.add_n(
+            "live_connection_cap",
+            table.evicted_for_memory,
+            format!(
+                "more than {} connections were open at once; the stalest were finalized early",
+                crate::tcp::flow::MAX_LIVE_CONNECTIONS
+            ),
+        );
+    }
+    if table.late_segments > 0 {
+        summary.anomalies.add_n(
+            "late_segment",
+            table.late_segments,
+            "segments of a connection that had already been closed and finalized",
+        );
+    }
+    Ok(summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_one(
+    reader: &mut CaptureReader,
+    path: &str,
+    file: usize,
+    table: &mut FlowTable,
+    summary: &mut PassSummary,
+    options: &PassOptions,
+    sink: &mut dyn FnMut(ConnectionRecord),
+) -> Result<CaptureInfo, Error> {
+    let mut info = CaptureInfo {
+        path: path.to_string(),
+        format: reader.format(),
+        compressed: reader.is_compressed(),
+        link_types: BTreeMap::new(),
+        packets: 0,
+        bytes: 0,
+        first_ts: None,
+        last_ts: None,
+        damage: None,
+    };
+    let mut done = |c: Connection| sink(ConnectionRecord::from_connection(c, file));
+    let mut prev_ts: Option<Timestamp> = None;
+    while let Some(frame) = reader.next_frame()? {
+        info.packets += 1;
+        info.bytes += frame.data.len() as u64;
+        *info.link_types.entry(frame.link_type).or_insert(0) += 1;
+        info.first_ts = Some(info.first_ts.map_or(frame.ts, |t| t.min(frame.ts)));
+        info.last_ts = Some(info.last_ts.map_or(frame.ts, |t| t.max(frame.ts)));
+        if prev_ts.is_some_and(|p| frame.ts < p) {
+            summary.anomalies.add_n(
+                "timestamp_backwards",
+                1,
+                format!("{path}: frame {} is earlier than the frame before it", frame.number),
+            );
+        }
+        prev_ts = Some(frame.ts);
+        match decode::decode(&frame) {
+            Decoded::Tcp(seg) => {
+                summary.decode.tcp += 1;
+                if !options.decode_only {
+                    table.segment(&seg, frame.ts, frame.number, &mut done);
+                }
+            }
+            Decoded::Udp(_) => summary.decode.udp += 1,
+            Decoded::Fragment => summary.decode.ip_fragments += 1,
+            Decoded::Other => summary.decode.other += 1,
+            Decoded::UnsupportedLink(lt) => {
+                *summary.decode.unsupported_link.entry(lt).or_insert(0) += 1
+            }
+            Decoded::Malformed(layer) => *summary.decode.malformed.entry(layer).or_insert(0) += 1,
+        }
+    }
+    if let Some(d) = reader.damage() {
+        summary.anomalies.add_n(
+            "capture_truncated",
+            1,
+            format!(
+                "{path}: reading stopped at byte offset {} after frame {}: {}",
+                d.offset, info.packets, d.detail
+            ),
+        );
+        info.damage = Some(d.clone());
+    }
+    if summary.decode.ip_fragments > 0 {
+        // Reported once per run in the warnings; counted here.
+    }
+    Ok(info)
+}

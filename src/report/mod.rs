@@ -1,0 +1,344 @@
+//! Reports: the JSON document (built from finished connections) and the
+//! terminal tables.
+
+pub mod model;
+pub mod table;
+
+use crate::decode::linktype;
+use crate::pipeline::{ConnectionRecord, PassSummary};
+use crate::stream::Side;
+use crate::tcp::conn::{CloseHow, RoleSource};
+use crate::time::{ns_to_us, Timestamp};
+use crate::transaction::{Protocol, Transaction};
+
+use model::*;
+
+/// Builds the report document. `records` must be sorted by connection id.
+pub fn build(summary: &PassSummary, records: &[ConnectionRecord]) -> Report {
+    let mut connections = Vec::with_capacity(records.len());
+    let mut transactions = Vec::new();
+    let mut next_tx_id = 0u64;
+    let multi = summary.captures.len() > 1;
+    for r in records {
+        connections.push(connection_out(r, multi));
+        let mut prev_response_end: Option<Timestamp> = None;
+        for t in &r.transactions {
+            transactions.push(transaction_out(r, t, next_tx_id, prev_response_end));
+            next_tx_id += 1;
+            if let Some(resp) = &t.response {
+                prev_response_end = Some(resp.end);
+            }
+        }
+    }
+    let http_connections = records
+        .iter()
+        .filter(|r| r.protocol == Some(Protocol::Http))
+        .count() as u64;
+    let tls_connections = records
+        .iter()
+        .filter(|r| r.protocol == Some(Protocol::Tls))
+        .count() as u64;
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool {
+            name: "wireblame",
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+        capture: capture_out(summary),
+        warnings: warnings(summary, records),
+        summary: SummaryOut {
+            connections: records.len() as u64,
+            transactions: transactions.len() as u64,
+            http_connections,
+            tls_connections,
+            peak_live_connections: summary.peak_live_connections as u64,
+        },
+        connections,
+        transactions,
+        findings: Vec::new(),
+    }
+}
+
+fn capture_out(summary: &PassSummary) -> CaptureOut {
+    let caps = &summary.captures;
+    let mut link_counts = std::collections::BTreeMap::new();
+    for c in caps {
+        for (lt, n) in &c.link_types {
+            *link_counts.entry(*lt).or_insert(0u64) += n;
+        }
+    }
+    let first = caps.iter().filter_map(|c| c.first_ts).min();
+    let last = caps.iter().filter_map(|c| c.last_ts).max();
+    let damage = caps.iter().find_map(|c| {
+        c.damage.as_ref().map(|d| Damage {
+            path: c.path.clone(),
+            offset: d.offset,
+            after_frame: c.packets,
+            detail: d.detail.clone(),
+        })
+    });
+    let d = &summary.decode;
+    CaptureOut {
+        path: caps
+            .iter()
+            .map(|c| c.path.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        format: caps.first().map_or("pcap", |c| c.format.as_str()),
+        compressed: caps.iter().any(|c| c.compressed),
+        link_types: link_counts.keys().map(|lt| linktype::name(*lt)).collect(),
+        packets: caps.iter().map(|c| c.packets).sum(),
+        bytes: caps.iter().map(|c| c.bytes).sum(),
+        first_us: first.map(Timestamp::as_micros),
+        last_us: last.map(Timestamp::as_micros),
+        truncated: damage.is_some(),
+        truncated_at: damage,
+        files: if caps.len() > 1 {
+            caps.iter()
+                .map(|c| FileOut {
+                    path: c.path.clone(),
+                    format: c.format.as_str(),
+                    packets: c.packets,
+                    truncated: c.damage.is_some(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        decode: DecodeOut {
+            tcp: d.tcp,
+            udp: d.udp,
+            ip_fragments: d.ip_fragments,
+            other: d.other,
+            not_analyzed: d
+                .unsupported_link
+                .iter()
+                .map(|(lt, n)| Count {
+                    name: linktype::name(*lt),
+                    count: *n,
+                })
+                .collect(),
+            malformed: d
+                .malformed
+                .iter()
+                .map(|(l, n)| Count {
+                    name: l.to_string(),
+                    count: *n,
+                })
+                .collect(),
+        },
+    }
+}
+
+fn warnings(summary: &PassSummary, records: &[ConnectionRecord]) -> Vec<Warning> {
+    let mut all = summary.anomalies.clone();
+    for r in records {
+        all.merge(&r.anomalies);
+    }
+    let d = &summary.decode;
+    for (lt, n) in &d.unsupported_link {
+        all.add_n(
+            "link_type_not_analyzed",
+            *n,
+            format!("{n} frames of link type {} are not decoded", linktype::name(*lt)),
+        );
+    }
+    if d.ip_fragments > 0 {
+        all.add_n(
+            "ip_fragments_not_reassembled",
+            d.ip_fragments,
+            "IP fragments are counted but not reassembled",
+        );
+    }
+    for (layer, n) in &d.malformed {
+        all.add_n(
+            "malformed_frame",
+            *n,
+            format!("frames damaged or cut before the end of the TCP header (first at layer {layer})"),
+        );
+    }
+    all.iter()
+        .map(|(kind, count, detail)| Warning {
+            kind: kind.to_string(),
+            count,
+            detail: detail.to_string(),
+        })
+        .collect()
+}
+
+/// "ip:port", IPv6 as "[addr]:port" (SocketAddr's Display does exactly this).
+pub fn endpoint(a: &std::net::SocketAddr) -> String {
+    a.to_string()
+}
+
+fn side_str(s: Side) -> &'static str {
+    s.as_str()
+}
+
+fn connection_out(r: &ConnectionRecord, multi: bool) -> ConnectionOut {
+    let per = |f: &dyn Fn(Side) -> u64| PerSide {
+        client: f(Side::Client),
+        server: f(Side::Server),
+    };
+    let dir_out = |s: Side| {
+        let d = r.dir(s);
+        DirectionOut {
+            mss: d.mss,
+            window_scale: d.window_scale,
+            sack_permitted: d.sack_permitted,
+            timestamps: d.timestamps,
+            retransmission_kinds: RetransOut {
+                timeout: d.retrans.timeout,
+                fast: d.retrans.fast,
+                spurious: d.retrans.spurious,
+                syn: d.retrans.syn,
+                window_probe: d.retrans.window_probe,
+            },
+            out_of_order: d.out_of_order,
+            duplicate_frames: d.duplicate_frames,
+            keepalives: d.keepalives,
+            zero_windows: d.zero_windows,
+            acked_unseen_bytes: d.acked_unseen,
+            gap_bytes: d.gap_bytes,
+        }
+    };
+    ConnectionOut {
+        id: r.id,
+        client: endpoint(&r.client),
+        server: endpoint(&r.server),
+        roles: match r.roles {
+            RoleSource::Syn => "syn",
+            RoleSource::SynAck => "synack",
+            RoleSource::Guessed => "guessed",
+        },
+        protocol: r.protocol.map(protocol_str),
+        first_frame: r.first_frame,
+        start_us: r.start.as_micros(),
+        end_us: r.end.as_micros(),
+        handshake: r.handshake.map(|h| HandshakeOut {
+            syn_us: h.syn.map(|m| m.ts.as_micros()),
+            synack_us: h.synack.map(|m| m.ts.as_micros()),
+            ack_us: h.ack.map(|m| m.ts.as_micros()),
+            rtt_us: r.handshake_rtt_ns.map(ns_to_us),
+            syn_retransmits: h.syn_retransmits,
+            synack_retransmits: h.synack_retransmits,
+            syn_frame: h.syn.map(|m| m.frame),
+            synack_frame: h.synack.map(|m| m.frame),
+            ack_frame: h.ack.map(|m| m.frame),
+        }),
+        vantage: r.vantage.as_str(),
+        packets: per(&|s| r.dir(s).packets),
+        bytes: per(&|s| r.dir(s).bytes),
+        retransmissions: per(&|s| r.dir(s).retrans.total()),
+        close: CloseOut {
+            by: r.close_by.map(side_str),
+            how: match r.close_how {
+                CloseHow::Fin => "fin",
+                CloseHow::Rst => "rst",
+                CloseHow::Open => "open",
+            },
+            active_closer: r.active_closer.map(side_str),
+        },
+        port_reused: r.port_reused.is_some(),
+        port_reused_after_us: r.port_reused.flatten().map(ns_to_us),
+        transactions: r.transactions.len() as u32,
+        details: PerSide {
+            client: dir_out(Side::Client),
+            server: dir_out(Side::Server),
+        },
+        file: multi.then_some(r.file),
+    }
+}
+
+pub fn protocol_str(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Http => "http",
+        Protocol::Tls => "tls",
+        Protocol::Unknown => "unknown",
+    }
+}
+
+/// Milliseconds with microsecond precision, from nanoseconds.
+fn ms(ns: i64) -> f64 {
+    (ns.div_euclid(1_000) as f64) / 1_000.0
+}
+
+/// HAR-style phase times of one transaction (HAR 1.2 meanings).
+pub fn timings(r: &ConnectionRecord, t: &Transaction) -> TimingsMs {
+    let fresh_first = t.index == 0 && r.handshake.is_some_and(|h| h.syn.is_some());
+    let connect = match (fresh_first, r.handshake) {
+        (true, Some(h)) => match (h.syn, h.ack) {
+            (Some(syn), Some(ack)) => ms(ack.ts.since(syn.ts).max(0)),
+            _ => -1.0,
+        },
+        _ => -1.0,
+    };
+    let (mut send, mut wait, mut receive) = (-1.0, -1.0, -1.0);
+    if let Some(req) = &t.request {
+        send = ms(req.end.since(req.start).max(0));
+        if let Some(resp) = &t.response {
+            // An early response (before the request ended) waits zero.
+            let resp_from = resp.start.max(req.end);
+            wait = ms(resp.start.since(req.end).max(0));
+            receive = ms(resp.end.since(resp_from).max(0));
+        }
+    } else if let Some(resp) = &t.response {
+        receive = ms(resp.end.since(resp.start).max(0));
+    }
+    let total = [connect, send, wait, receive]
+        .iter()
+        .filter(|v| **v >= 0.0)
+        .sum::<f64>();
+    TimingsMs {
+        blocked: -1.0,
+        dns: -1.0,
+        connect,
+        send,
+        wait,
+        receive,
+        total: (total * 1000.0).round() / 1000.0,
+    }
+}
+
+fn transaction_out(
+    r: &ConnectionRecord,
+    t: &Transaction,
+    id: u64,
+    prev_response_end: Option<Timestamp>,
+) -> TransactionOut {
+    let req = t.request.as_ref();
+    let resp = t.response.as_ref();
+    TransactionOut {
+        id,
+        connection: r.id,
+        index: t.index,
+        method: t.method.clone(),
+        uri: t.uri.clone(),
+        host: t.host.clone(),
+        version: t.version.clone(),
+        status: t.status,
+        interim: t.interim.clone(),
+        request_head_bytes: req.map(|m| m.head_bytes),
+        request_body_bytes: req.map(|m| m.body_bytes),
+        request_body_decoded_bytes: req.and_then(|m| m.body_decoded_bytes),
+        response_head_bytes: resp.map(|m| m.head_bytes),
+        response_body_bytes: resp.map(|m| m.body_bytes),
+        response_body_decoded_bytes: resp.and_then(|m| m.body_decoded_bytes),
+        request_first_frame: req.map(|m| m.first_frame),
+        request_last_frame: req.map(|m| m.last_frame),
+        response_first_frame: resp.map(|m| m.first_frame),
+        response_last_frame: resp.map(|m| m.last_frame),
+        request_start_us: req.map(|m| m.start.as_micros()),
+        request_end_us: req.map(|m| m.end.as_micros()),
+        response_start_us: resp.map(|m| m.start.as_micros()),
+        response_end_us: resp.map(|m| m.end.as_micros()),
+        incomplete: t.incomplete.clone(),
+        reused_connection: t.index > 0,
+        pipelined: t.pipelined,
+        idle_before_us: match (prev_response_end, req) {
+            (Some(prev), Some(m)) => Some(ns_to_us(m.start.since(prev).max(0))),
+            _ => None,
+        },
+        timings_ms: timings(r, t),
+    }
+}

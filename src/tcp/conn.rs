@@ -1,0 +1,591 @@
+//! One TCP connection: roles, handshake, the two directions, and how it closed.
+//!
+//! Input: decoded segments of one four-tuple in capture order, each with the
+//! side that sent it. Output: the connection's counters and verdicts (read by
+//! the report) and, through reassembly, each direction's bytes pushed into the
+//! connection's [`HttpConversation`].
+//!
+//! Sequence spaces: every `*_pos` below is an absolute 64-bit position from
+//! the direction's [`SeqUnwrapper`]; stream offsets are positions minus the
+//! reassembler's base. Rules follow RFC 9293 (TCP), RFC 7323 (window scale,
+//! timestamps), RFC 5681 (duplicate ACKs), RFC 6298 (RTO) and Wireshark's
+//! expert-info vocabulary (retransmission, fast retransmission, spurious
+//! retransmission, out-of-order, ACKed unseen segment, zero window, keep-alive).
+
+use std::net::SocketAddr;
+
+use crate::anomaly::AnomalyCounts;
+use crate::decode::Segment;
+use crate::stream::{EndReason, Side, StreamItem};
+use crate::time::Timestamp;
+use crate::transaction::{HttpConversation, HttpLimits};
+
+use super::reassembly::{Placement, Reassembler};
+use super::seq::SeqUnwrapper;
+
+/// A hole-filling segment that arrives within this time of the segment that
+/// opened the hole is reordering, not a retransmission. Wireshark uses the
+/// handshake RTT or 3 ms when there was no handshake; we do the same.
+pub const OUT_OF_ORDER_DEFAULT_NS: i64 = 3_000_000;
+
+/// Duplicate ACKs before a retransmission counts as a fast retransmission.
+/// RFC 5681 §3.2 uses 3; Wireshark accepts 2, since the capture point may
+/// miss one. We follow Wireshark so counts cross-check.
+pub const FAST_RETRANSMIT_DUPACKS: u32 = 2;
+
+/// How the roles were decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleSource {
+    /// The client sent the SYN.
+    Syn,
+    /// Only the server's SYN/ACK was captured.
+    SynAck,
+    /// No handshake: the lower, well-known or HTTP port is taken as the server
+    /// (see `guess_server`).
+    Guessed,
+}
+
+/// Where the capture was taken, judged from the handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vantage {
+    NearClient,
+    NearServer,
+    Middle,
+    Unknown,
+}
+
+impl Vantage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Vantage::NearClient => "near_client",
+            Vantage::NearServer => "near_server",
+            Vantage::Middle => "middle",
+            Vantage::Unknown => "unknown",
+        }
+    }
+}
+
+/// A timestamped frame reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    pub ts: Timestamp,
+    pub frame: u64,
+}
+
+/// The three-way handshake as captured.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Handshake {
+    /// First SYN from the client.
+    pub syn: Option<Mark>,
+    /// Last SYN retransmission seen (the one that was answered, usually).
+    pub last_syn: Option<Mark>,
+    /// First SYN/ACK.
+    pub synack: Option<Mark>,
+    /// The client's first ACK of the SYN/ACK.
+    pub ack: Option<Mark>,
+    pub syn_retransmits: u32,
+    pub synack_retransmits: u32,
+}
+
+/// Retransmitted segments of one direction, by kind.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Retransmissions {
+    /// After a retransmission timeout (no duplicate ACKs preceded it).
+    pub timeout: u64,
+    /// After duplicate ACKs.
+    pub fast: u64,
+    /// Of data the receiver had already acknowledged.
+    pub spurious: u64,
+    /// Zero-window probes repeated.
+    pub window_probe: u64,
+    /// SYN or SYN/ACK sent again.
+    pub syn: u64,
+}
+
+impl Retransmissions {
+    /// Retransmitted segments counted the way Wireshark's
+    /// `tcp.analysis.retransmission` does (probes excluded).
+    pub fn total(&self) -> u64 {
+        self.timeout + self.fast + self.spurious + self.syn
+    }
+}
+
+/// One direction: the bytes one side sent, and what the capture saw of them.
+#[derive(Debug, Default)]
+pub struct Direction {
+    unwrap: Option<SeqUnwrapper>,
+    /// Initial sequence number, from this side's SYN.
+    pub isn: Option<u32>,
+    /// The ISN implied without this side's SYN: the peer's SYN/ACK
+    /// acknowledged it, or this side's first segment started after it.
+    /// Wireshark compares a new SYN against this too (its `base_seq`).
+    pub implied_isn: Option<u32>,
+    /// Highest position sent + 1 (data and FIN).
+    pub max_end: u64,
+    pub max_end_ts: Timestamp,
+    /// Highest cumulative ACK position received from the peer.
+    pub acked: u64,
+    acked_set: bool,
+    /// Duplicate ACKs the peer sent for `acked`.
+    pub dupacks: u32,
+    pub mss: Option<u16>,
+    pub window_scale: Option<u8>,
+    pub sack_permitted: bool,
+    pub timestamps: bool,
+    /// Receive window this side advertised last, in bytes (scaled).
+    pub window: u64,
+    pub packets: u64,
+    /// Payload bytes sent, as declared by IP (retransmissions included).
+    pub bytes: u64,
+    /// New payload bytes (first transmissions only).
+    pub unique_bytes: u64,
+    pub retrans: Retransmissions,
+    pub out_of_order: u64,
+    /// Copies of the same frame (same IP ID, sequence and length): a span
+    /// port or a capture on two interfaces, not a retransmission.
+    pub duplicate_frames: u64,
+    pub keepalives: u64,
+    pub zero_windows: u64,
+    /// Bytes the peer acknowledged that the capture never saw.
+    pub acked_unseen: u64,
+    pub fin: Option<Mark>,
+    pub rst: Option<Mark>,
+    last_frame_sig: Option<(u16, u32, u32)>,
+    pub reasm: Reassembler,
+}
+
+impl Direction {
+    fn pos(&mut self, raw: u32) -> u64 {
+        match &mut self.unwrap {
+            Some(u) => u.unwrap(raw),
+            None => {
+                let mut u = SeqUnwrapper::new(raw);
+                let p = u.unwrap(raw);
+                self.unwrap = Some(u);
+                p
+            }
+        }
+    }
+
+    fn peek(&self, raw: u32) -> Option<u64> {
+        self.unwrap.as_ref().map(|u| u.peek(raw))
+    }
+
+    /// Stream offset (bytes after the SYN) of an absolute position.
+    pub fn offset_of(&self, pos: u64) -> u64 {
+        pos.saturating_sub(self.reasm.base().unwrap_or(pos))
+    }
+}
+
+/// How the connection ended (first FIN or RST).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseHow {
+    Fin,
+    Rst,
+    Open,
+}
+
+/// A live or finished connection.
+pub struct Connection {
+    pub id: u32,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub roles: RoleSource,
+    pub first_frame: u64,
+    pub start: Timestamp,
+    pub last: Timestamp,
+    /// Frame number of the last segment processed.
+    pub last_frame: u64,
+    pub handshake: Handshake,
+    /// Index with `Side::index()`.
+    pub dirs: [Direction; 2],
+    /// First FIN or RST: who and how.
+    pub close_by: Option<Side>,
+    pub close_how: CloseHow,
+    pub close_ts: Option<Timestamp>,
+    /// Set when this connection reused the four-tuple of an earlier one:
+    /// nanoseconds since that one closed (None if it never closed).
+    pub port_reused: Option<Option<i64>>,
+    pub http: HttpConversation,
+    pub anomalies: AnomalyCounts,
+}
+
+impl Connection {
+    /// Creates a connection from its first segment.
+    pub fn new(id: u32, seg: &Segment<'_>, ts: Timestamp, frame: u64) -> Connection {
+        let (client, server, roles) = if seg.flags.syn() && !seg.flags.ack() {
+            (seg.src, seg.dst, RoleSource::Syn)
+        } else if seg.flags.syn() {
+            (seg.dst, seg.src, RoleSource::SynAck)
+        } else if guess_server(seg.src, seg.dst) {
+            (seg.src, seg.dst, RoleSource::Guessed)
+        } else {
+            (seg.dst, seg.src, RoleSource::Guessed)
+        };
+        Connection {
+            id,
+            client,
+            server,
+            roles,
+            first_frame: frame,
+            start: ts,
+            last: ts,
+            last_frame: frame,
+            handshake: Handshake::default(),
+            dirs: [Direction::default(), Direction::default()],
+            close_by: None,
+            close_how: CloseHow::Open,
+            close_ts: None,
+            port_reused: None,
+            http: HttpConversation::new(HttpLimits::default()),
+            anomalies: AnomalyCounts::default(),
+        }
+    }
+
+    pub fn side_of(&self, src: SocketAddr) -> Side {
+        if src == self.client {
+            Side::Client
+        } else {
+            Side::Server
+        }
+    }
+
+    pub fn dir(&self, side: Side) -> &Direction {
+        &self.dirs[side.index()]
+    }
+
+    /// True when both sides sent FIN, or either sent RST.
+    pub fn is_closed(&self) -> bool {
+        self.dirs.iter().any(|d| d.rst.is_some()) || self.dirs.iter().all(|d| d.fin.is_some())
+    }
+
+    /// The initial sequence number `side` used, if its SYN was seen.
+    pub fn isn(&self, side: Side) -> Option<u32> {
+        self.dirs[side.index()].isn
+    }
+
+    /// The side that closed first with a FIN (it holds TIME_WAIT).
+    pub fn active_closer(&self) -> Option<Side> {
+        match (self.close_how, self.close_by) {
+            (CloseHow::Fin, Some(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Handshake round trip, SYN (the last one sent) to the client's ACK.
+    pub fn handshake_rtt_ns(&self) -> Option<i64> {
+        let h = &self.handshake;
+        let syn = h.last_syn.or(h.syn)?;
+        let ack = h.ack?;
+        Some(ack.ts.since(syn.ts))
+    }
+
+    pub fn vantage(&self) -> Vantage {
+        let h = &self.handshake;
+        let (Some(syn), Some(synack), Some(ack)) = (h.last_syn.or(h.syn), h.synack, h.ack) else {
+            return Vantage::Unknown;
+        };
+        let to_server = synack.ts.since(syn.ts);
+        let to_client = ack.ts.since(synack.ts);
+        if to_server < 0 || to_client < 0 {
+            return Vantage::Unknown;
+        }
+        // A leg under a fifth of the other is "near" that end (Wireshark's
+        // and tcptrace's usual reading of the two handshake legs).
+        if to_client * 5 <= to_server {
+            Vantage::NearClient
+        } else if to_server * 5 <= to_client {
+            Vantage::NearServer
+        } else {
+            Vantage::Middle
+        }
+    }
+
+    /// Out-of-order window: the handshake RTT, else 3 ms (Wireshark's rule).
+    fn ooo_window(&self) -> i64 {
+        self.handshake_rtt_ns()
+            .filter(|r| *r > 0)
+            .unwrap_or(OUT_OF_ORDER_DEFAULT_NS)
+    }
+
+    /// Processes one segment sent by `side`.
+    pub fn process(&mut self, seg: &Segment<'_>, side: Side, ts: Timestamp, frame: u64) {
+        if ts < self.last {
+            self.anomalies.add_n(
+                "timestamp_backwards",
+                1,
+                format!("frame {frame} is earlier than the frame before it"),
+            );
+        }
+        self.last = self.last.max(ts);
+        self.last_frame = frame;
+        let s = side.index();
+        let r = side.other().index();
+        let flags = seg.flags;
+
+        // Copies of the same IP datagram are not retransmissions (tcptrace's
+        // hardware duplicate rule): same IP ID, sequence and length.
+        if let Some(id) = seg.ip_id {
+            let sig = (id, seg.seq, seg.seg_len);
+            if seg.seg_len > 0 && self.dirs[s].last_frame_sig == Some(sig) && id != 0 {
+                self.dirs[s].duplicate_frames += 1;
+                self.dirs[s].packets += 1;
+                return;
+            }
+            self.dirs[s].last_frame_sig = Some(sig);
+        }
+        self.dirs[s].packets += 1;
+
+        if flags.syn() {
+            self.on_syn(seg, side, ts, frame);
+            if flags.ack() && self.dirs[r].implied_isn.is_none() && self.dirs[r].isn.is_none() {
+                self.dirs[r].implied_isn = Some(seg.ack.wrapping_sub(1));
+            }
+        } else if self.dirs[s].implied_isn.is_none() && self.dirs[s].isn.is_none() {
+            self.dirs[s].implied_isn = Some(seg.seq.wrapping_sub(1));
+        }
+        let here = Mark { ts, frame };
+        let syn_len = u64::from(flags.syn());
+        let pos = self.dirs[s].pos(seg.seq) + syn_len;
+        if self.dirs[s].reasm.base().is_none() {
+            // Picked up mid-stream: offsets count from the first byte seen.
+            self.dirs[s].reasm.set_base(pos);
+        }
+
+        // ACK first: it may declare gaps in the other direction before this
+        // segment's own data is delivered (capture order).
+        if flags.ack() {
+            self.on_ack(seg, side, here);
+        }
+        if !flags.syn() && !flags.rst() {
+            let scale = match (self.dirs[s].window_scale, self.dirs[r].window_scale) {
+                (Some(ws), Some(_)) => ws.min(14),
+                _ => 0,
+            };
+            let w = (seg.window as u64) << scale;
+            if w == 0 && self.dirs[s].window != 0 {
+                self.dirs[s].zero_windows += 1;
+            }
+            self.dirs[s].window = w;
+        } else if flags.syn() {
+            self.dirs[s].window = seg.window as u64;
+        }
+
+        let len = seg.seg_len as u64;
+        if len > 0 {
+            self.on_data(seg, side, pos, here);
+        }
+        if flags.fin() {
+            let fin_pos = pos + len;
+            if self.dirs[s].fin.is_none() {
+                self.dirs[s].fin = Some(here);
+                if self.close_by.is_none() {
+                    self.close_by = Some(side);
+                    self.close_how = CloseHow::Fin;
+                }
+            }
+            if fin_pos + 1 > self.dirs[s].max_end {
+                self.dirs[s].max_end = fin_pos + 1;
+                self.dirs[s].max_end_ts = ts;
+            }
+            let http = &mut self.http;
+            self.dirs[s]
+                .reasm
+                .fin(fin_pos, ts, frame, &mut |it: &StreamItem<'_>| http.push(side, it));
+        }
+        if flags.rst() {
+            if self.dirs[s].rst.is_none() {
+                self.dirs[s].rst = Some(here);
+            }
+            if self.close_by.is_none() {
+                self.close_by = Some(side);
+                self.close_how = CloseHow::Rst;
+            }
+            self.finish_streams(EndReason::Rst, ts, frame);
+        }
+        if self.is_closed() && self.close_ts.is_none() {
+            self.close_ts = Some(ts);
+        }
+        if self.http.is_done() {
+            for d in &mut self.dirs {
+                d.reasm.set_discard();
+            }
+        }
+    }
+
+    fn on_syn(&mut self, seg: &Segment<'_>, side: Side, ts: Timestamp, frame: u64) {
+        let s = side.index();
+        let here = Mark { ts, frame };
+        let d = &mut self.dirs[s];
+        let again = d.isn == Some(seg.seq);
+        if d.isn.is_none() {
+            d.isn = Some(seg.seq);
+            d.mss = seg.options.mss;
+            d.window_scale = seg.options.window_scale;
+            d.sack_permitted = seg.options.sack_permitted;
+            d.timestamps = seg.options.timestamps.is_some();
+        }
+        if again {
+            d.retrans.syn += 1;
+        }
+        let h = &mut self.handshake;
+        if seg.flags.ack() {
+            if h.synack.is_none() {
+                h.synack = Some(here);
+            } else if again {
+                h.synack_retransmits += 1;
+            }
+        } else {
+            if h.syn.is_none() {
+                h.syn = Some(here);
+            } else if again {
+                h.syn_retransmits += 1;
+            }
+            if h.synack.is_none() {
+                h.last_syn = Some(here);
+            }
+        }
+    }
+
+    fn on_ack(&mut self, seg: &Segment<'_>, side: Side, here: Mark) {
+        let s = side.index();
+        let r = side.other().index();
+        let Some(ack_pos) = self.dirs[r].peek(seg.ack) else {
+            return;
+        };
+        // The client's ACK completing the handshake.
+        if side == Side::Client
+            && self.handshake.synack.is_some()
+            && self.handshake.ack.is_none()
+            && !seg.flags.syn()
+            && self.dirs[r].isn.is_some_and(|isn| seg.ack == isn.wrapping_add(1))
+        {
+            self.handshake.ack = Some(here);
+        }
+        let peer = &mut self.dirs[r];
+        if ack_pos > peer.max_end && peer.max_end > 0 {
+            // "ACKed unseen segment": the capture missed data the peer got.
+            let unseen = ack_pos - peer.max_end;
+            peer.acked_unseen += unseen;
+            peer.max_end = ack_pos;
+        }
+        let pure = seg.seg_len == 0 && !seg.flags.syn() && !seg.flags.fin() && !seg.flags.rst();
+        if !peer.acked_set || ack_pos > peer.acked {
+            peer.acked = ack_pos;
+            peer.acked_set = true;
+            peer.dupacks = 0;
+        } else if ack_pos == peer.acked && pure && peer.max_end > ack_pos {
+            peer.dupacks += 1;
+        }
+        let http = &mut self.http;
+        let declared = self.dirs[r].reasm.ack(ack_pos, here.ts, here.frame, &mut |it| {
+            http.push(side.other(), it)
+        });
+        if declared > 0 {
+            self.anomalies.add_n(
+                "acked_unseen_segment",
+                1,
+                format!(
+                    "frame {} acknowledges {declared} bytes the capture never saw (capture loss, not network loss)",
+                    here.frame
+                ),
+            );
+        }
+        let _ = s;
+    }
+
+    fn on_data(&mut self, seg: &Segment<'_>, side: Side, pos: u64, here: Mark) {
+        let s = side.index();
+        let r = side.other().index();
+        let len = seg.seg_len as u64;
+        let end = pos + len;
+        let ooo_window = self.ooo_window();
+        let peer_window = self.dirs[r].window;
+        let d = &mut self.dirs[s];
+        d.bytes += len;
+        let first = d.max_end == 0 && d.unique_bytes == 0;
+        if first || pos >= d.max_end {
+            if end > d.max_end {
+                d.unique_bytes += end - d.max_end.max(pos).min(end);
+            }
+            d.max_end = end;
+            d.max_end_ts = here.ts;
+        } else if len <= 1 && end == d.max_end && d.acked >= d.max_end.saturating_sub(1) {
+            // One byte (or none) below what the peer acknowledged: keep-alive.
+            d.keepalives += 1;
+        } else if !d.reasm.seen_before(pos, len) {
+            // Fills a hole the capture never saw filled.
+            if here.ts.since(d.max_end_ts) < ooo_window {
+                d.out_of_order += 1;
+            } else {
+                d.retrans.timeout += 1;
+            }
+            if end > d.max_end {
+                d.max_end = end;
+                d.max_end_ts = here.ts;
+            }
+        } else if len == 1 && peer_window == 0 {
+            d.retrans.window_probe += 1;
+        } else if d.acked_set && end <= d.acked {
+            d.retrans.spurious += 1;
+        } else if d.dupacks >= FAST_RETRANSMIT_DUPACKS && d.acked == pos {
+            d.retrans.fast += 1;
+        } else {
+            d.retrans.timeout += 1;
+            if end > d.max_end {
+                d.unique_bytes += end - d.max_end;
+                d.max_end = end;
+                d.max_end_ts = here.ts;
+            }
+        }
+        let http = &mut self.http;
+        let placement = self.dirs[s].reasm.segment(
+            pos,
+            len,
+            seg.payload,
+            here.ts,
+            here.frame,
+            &mut |it: &StreamItem<'_>| http.push(side, it),
+        );
+        if placement == Placement::Buffered && self.dirs[s].reasm.cap_hits > 0 {
+            self.anomalies.add_n(
+                "reassembly_buffer_full",
+                0,
+                "out-of-order bytes exceeded the per-direction buffer",
+            );
+        }
+    }
+
+    /// Ends both directions (RST, end of capture, eviction).
+    pub fn finish_streams(&mut self, reason: EndReason, ts: Timestamp, frame: u64) {
+        for side in [Side::Client, Side::Server] {
+            let http = &mut self.http;
+            self.dirs[side.index()]
+                .reasm
+                .finish(reason, ts, frame, &mut |it: &StreamItem<'_>| http.push(side, it));
+        }
+    }
+}
+
+/// Ports that identify the server when no handshake was captured.
+const SERVER_PORTS: &[u16] = &[80, 443, 8080, 8000, 8008, 8443, 8888, 3128, 3132, 8088];
+
+/// True when `dst` looks like the server of a packet from `src` to `dst`:
+/// a known HTTP port, else the lower port when it is privileged (< 1024) and
+/// the other is not, else the destination of the first packet seen.
+pub fn guess_server(src: SocketAddr, dst: SocketAddr) -> bool {
+    let (sp, dp) = (src.port(), dst.port());
+    if SERVER_PORTS.contains(&dp) && !SERVER_PORTS.contains(&sp) {
+        return true;
+    }
+    if SERVER_PORTS.contains(&sp) && !SERVER_PORTS.contains(&dp) {
+        return false;
+    }
+    if dp < 1024 && sp >= 1024 {
+        return true;
+    }
+    if sp < 1024 && dp >= 1024 {
+        return false;
+    }
+    true
+}
