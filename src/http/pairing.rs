@@ -1,0 +1,538 @@
+//! Pairs requests with responses on one connection and builds transactions.
+//!
+//! Input: the [`Sink`] calls of the connection's two [`MessageReader`]s.
+//! Output: [`Transaction`]s in connection order, plus anomalies.
+//!
+//! Rules:
+//! - FIFO (RFC 9112 §9.3.2): a response answers the oldest request that has
+//!   no final response yet. Pending requests are a contiguous tail of the
+//!   transaction list, starting at `next_response`.
+//! - A 1xx other than 101 is interim: its code is recorded and the request
+//!   stays pending. A response with no pending request becomes its own
+//!   transaction (`no_request`), placed where it appeared.
+//! - A request head lost to a gap (or cut) still becomes a transaction, so
+//!   the response that follows pairs with it and not with the next request.
+//! - `pipelined`: the request's first byte came before the previous request's
+//!   response had ended (not yet complete, or completed later in time).
+//! - At most `max_pending_requests` wait for a response; beyond that the
+//!   oldest is given up as `no_response` (anomaly `too_many_pending_requests`).
+//! - `incomplete` keeps the first reason recorded; `no_response` /
+//!   `no_request` are set at the end only when nothing else was.
+//!
+//! Invariant: memory per connection is the transactions themselves plus at
+//! most [`MAX_ANOMALIES`] anomalies.
+//!
+//! [`MessageReader`]: crate::http::reader::MessageReader
+
+use crate::anomaly::Anomaly;
+use crate::http::framing::{self, ContentLength, Framing, HeaderSummary, Persistence};
+use crate::http::parse::{Head, RequestLine, StartLine, Version};
+use crate::http::reader::{Cut, HeadEvent, HeadKind, MessageEnd, Sink, Span};
+use crate::http::Role;
+use crate::transaction::{HttpLimits, Message, Transaction};
+
+/// Most anomalies kept per connection; further ones are only counted.
+///
+/// Source: our bound on per-connection memory; a hostile stream can produce
+/// one anomaly per message. The overflow is reported as one
+/// `http_anomalies_dropped` anomaly with the count.
+pub const MAX_ANOMALIES: usize = 1024;
+
+/// Most interim (1xx) codes kept per transaction.
+///
+/// Source: our bound; real servers send one or two (100, 103). A longer run
+/// is reported as `too_many_interim_responses`.
+pub const MAX_INTERIM: usize = 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Request,
+    FinalResponse,
+    Interim,
+}
+
+/// The message in flight in one direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Current {
+    entry: usize,
+    slot: Slot,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    tx: Transaction,
+    /// The final response ended (completely or cut).
+    response_done: bool,
+    /// The request was an HTTP/0.9 simple request.
+    simple: bool,
+}
+
+/// The pairing state of one connection.
+#[derive(Debug)]
+pub struct Pairing {
+    limits: HttpLimits,
+    entries: Vec<Entry>,
+    /// First entry still waiting for its final response.
+    next_response: usize,
+    /// By [`Role::index`].
+    current: [Option<Current>; 2],
+    anomalies: Vec<Anomaly>,
+    dropped_anomalies: u64,
+    tunnel_switch: bool,
+    close_announced: bool,
+    pending_cap_reported: bool,
+}
+
+fn empty_tx() -> Transaction {
+    Transaction {
+        index: 0,
+        method: None,
+        uri: None,
+        host: None,
+        version: None,
+        status: None,
+        reason: None,
+        interim: Vec::new(),
+        request: None,
+        response: None,
+        incomplete: None,
+        pipelined: false,
+        tunnel: false,
+    }
+}
+
+fn new_message(span: Span, head_bytes: u64) -> Message {
+    Message {
+        first_frame: span.first_frame,
+        last_frame: span.last_frame,
+        start: span.start,
+        end: span.end,
+        head_bytes,
+        body_bytes: 0,
+        body_decoded_bytes: None,
+        headers: Vec::new(),
+        chunked: false,
+        content_length: None,
+    }
+}
+
+/// The authority of an absolute-form target (`http://host:port/...`).
+fn absolute_authority(target: &str) -> Option<&str> {
+    let (scheme, rest) = target.split_once("://")?;
+    if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    (!host.is_empty()).then_some(host)
+}
+
+/// Host per RFC 9112 §3.2.2: an absolute target's authority wins over Host;
+/// a CONNECT target is itself the authority.
+fn request_host(line: &RequestLine, summary: Option<&HeaderSummary>) -> Option<String> {
+    if let Some(authority) = absolute_authority(&line.target) {
+        return Some(authority.to_owned());
+    }
+    match summary.and_then(|s| s.host.clone()) {
+        Some(host) => Some(host),
+        None if line.method == "CONNECT" => Some(line.target.clone()),
+        None => None,
+    }
+}
+
+fn set_end(message: &mut Message, end: MessageEnd) {
+    message.end = end.end;
+    message.last_frame = end.last_frame;
+    message.body_bytes = end.body_bytes;
+    message.body_decoded_bytes = end.decoded;
+}
+
+impl Pairing {
+    pub fn new(limits: HttpLimits) -> Self {
+        Pairing {
+            limits,
+            entries: Vec::new(),
+            next_response: 0,
+            current: [None, None],
+            anomalies: Vec::new(),
+            dropped_anomalies: 0,
+            tunnel_switch: false,
+            close_announced: false,
+            pending_cap_reported: false,
+        }
+    }
+
+    /// True once after a response switched the connection to a tunnel.
+    pub fn take_tunnel_switch(&mut self) -> bool {
+        std::mem::take(&mut self.tunnel_switch)
+    }
+
+    /// Adds an anomaly (also usable by the conversation).
+    pub fn note(&mut self, anomaly: Anomaly) {
+        if self.anomalies.len() < MAX_ANOMALIES {
+            self.anomalies.push(anomaly);
+        } else {
+            self.dropped_anomalies = self.dropped_anomalies.saturating_add(1);
+        }
+    }
+
+    fn note_kinds(&mut self, kinds: &[&'static str], role: Role, span: Span) {
+        for kind in kinds {
+            let detail = format!("{} ending in frame {}", role.as_str(), span.last_frame);
+            self.note(Anomaly::new(kind, detail));
+        }
+    }
+
+    /// The transactions in connection order, and the anomalies.
+    pub fn finish(mut self) -> (Vec<Transaction>, Vec<Anomaly>) {
+        if self.dropped_anomalies > 0 {
+            let detail = format!("{} more anomalies on this connection", self.dropped_anomalies);
+            self.anomalies
+                .push(Anomaly::new("http_anomalies_dropped", detail));
+        }
+        let txs = self
+            .entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let mut tx = entry.tx;
+                tx.index = u32::try_from(i).unwrap_or(u32::MAX);
+                if tx.incomplete.is_none() {
+                    if tx.request.is_none() {
+                        tx.incomplete = Some("no_request".to_owned());
+                    } else if tx.response.is_none() {
+                        tx.incomplete = Some("no_response".to_owned());
+                    }
+                }
+                tx
+            })
+            .collect();
+        (txs, self.anomalies)
+    }
+
+    fn is_pipelined(&self, start: crate::time::Timestamp) -> bool {
+        let Some(prev) = self.entries.iter().rev().find(|e| e.tx.request.is_some()) else {
+            return false;
+        };
+        let done_before = prev.response_done
+            && prev
+                .tx
+                .response
+                .as_ref()
+                .is_some_and(|r| r.end <= start);
+        !done_before
+    }
+
+    /// Appends a request entry, giving up the oldest pending one at the cap.
+    fn push_request(&mut self, tx: Transaction, simple: bool) -> usize {
+        let pending = self.entries.len().saturating_sub(self.next_response);
+        if pending >= self.limits.max_pending_requests {
+            if let Some(oldest) = self.entries.get_mut(self.next_response) {
+                oldest
+                    .tx
+                    .incomplete
+                    .get_or_insert_with(|| "no_response".to_owned());
+                self.next_response = self.next_response.saturating_add(1);
+            }
+            if !self.pending_cap_reported {
+                self.pending_cap_reported = true;
+                let detail = format!(
+                    "more than {} requests without a response",
+                    self.limits.max_pending_requests
+                );
+                self.note(Anomaly::new("too_many_pending_requests", detail));
+            }
+        }
+        self.entries.push(Entry {
+            tx,
+            response_done: false,
+            simple,
+        });
+        self.entries.len().saturating_sub(1)
+    }
+
+    /// The entry the next final response belongs to (a new unmatched one when
+    /// no request is pending).
+    fn response_entry(&mut self) -> usize {
+        if self.next_response >= self.entries.len() {
+            self.entries.push(Entry {
+                tx: empty_tx(),
+                response_done: false,
+                simple: false,
+            });
+        }
+        self.next_response
+    }
+
+    fn request_tx(&self, line: Option<&RequestLine>, summary: Option<&HeaderSummary>, span: Span) -> Transaction {
+        let mut tx = empty_tx();
+        if let Some(line) = line {
+            tx.method = Some(line.method.clone());
+            tx.uri = Some(line.target.clone());
+            tx.host = request_host(line, summary);
+            tx.version = Some(line.version.label());
+        }
+        tx.pipelined = self.is_pipelined(span.start);
+        tx
+    }
+
+    fn request_head(&mut self, head: Head, span: Span, head_bytes: u64) -> Framing {
+        let StartLine::Request(line) = &head.start else {
+            return Framing::NoBody;
+        };
+        let summary = framing::summarize(&head.fields);
+        let simple = line.version == Version::HTTP_09;
+        let decision = if simple {
+            framing::Decision {
+                framing: Framing::NoBody,
+                anomalies: Vec::new(),
+            }
+        } else {
+            framing::request_framing(&summary)
+        };
+        self.note_kinds(&decision.anomalies, Role::Request, span);
+        if self.close_announced {
+            self.note_kinds(&["request_after_connection_close"], Role::Request, span);
+        }
+        if framing::persistence(line.version, &summary) == Persistence::Close {
+            self.close_announced = true;
+        }
+        let mut tx = self.request_tx(Some(line), Some(&summary), span);
+        tx.request = Some(self.message(span, head_bytes, head.fields, &summary, decision.framing));
+        let entry = self.push_request(tx, simple);
+        self.current[Role::Request.index()] = Some(Current {
+            entry,
+            slot: Slot::Request,
+        });
+        decision.framing
+    }
+
+    fn message(
+        &self,
+        span: Span,
+        head_bytes: u64,
+        mut fields: Vec<(String, String)>,
+        summary: &HeaderSummary,
+        framing: Framing,
+    ) -> Message {
+        fields.truncate(self.limits.max_headers_kept);
+        let chunked = framing == Framing::Chunked;
+        Message {
+            headers: fields,
+            chunked,
+            body_decoded_bytes: chunked.then_some(0),
+            content_length: match summary.content_length {
+                ContentLength::Valid(n) | ContentLength::Conflicting(n) => Some(n),
+                ContentLength::Absent | ContentLength::Invalid => None,
+            },
+            ..new_message(span, head_bytes)
+        }
+    }
+
+    fn response_head(&mut self, head: Head, span: Span, head_bytes: u64) -> Framing {
+        let StartLine::Status(line) = &head.start else {
+            return Framing::NoBody;
+        };
+        let summary = framing::summarize(&head.fields);
+        let idx = self.response_entry();
+        let method = self
+            .entries
+            .get(idx)
+            .and_then(|e| e.tx.method.clone());
+        let decision = framing::response_framing(line.code, method.as_deref(), &summary);
+        self.note_kinds(&decision.anomalies, Role::Response, span);
+        let interim = (100..200).contains(&line.code) && line.code != 101;
+        if !interim && framing::persistence(line.version, &summary) == Persistence::Close {
+            self.close_announced = true;
+        }
+        let message = self.message(span, head_bytes, head.fields, &summary, decision.framing);
+        let mut too_many_interim = false;
+        if let Some(entry) = self.entries.get_mut(idx) {
+            let tx = &mut entry.tx;
+            if interim {
+                if tx.interim.len() < MAX_INTERIM {
+                    tx.interim.push(line.code);
+                } else {
+                    too_many_interim = true;
+                }
+            } else {
+                tx.status = Some(line.code);
+                tx.reason = Some(line.reason.clone());
+                tx.version.get_or_insert_with(|| line.version.label());
+                tx.response = Some(message);
+                if decision.framing == Framing::Tunnel {
+                    tx.tunnel = true;
+                    self.tunnel_switch = true;
+                }
+            }
+        }
+        if too_many_interim {
+            self.note_kinds(&["too_many_interim_responses"], Role::Response, span);
+        }
+        let slot = if interim {
+            Slot::Interim
+        } else {
+            self.next_response = idx.saturating_add(1);
+            Slot::FinalResponse
+        };
+        self.current[Role::Response.index()] = Some(Current { entry: idx, slot });
+        decision.framing
+    }
+
+    fn simple_response(&mut self, span: Span) -> Framing {
+        let idx = self.response_entry();
+        if let Some(entry) = self.entries.get_mut(idx) {
+            entry.tx.response = Some(new_message(span, 0));
+        }
+        self.next_response = idx.saturating_add(1);
+        self.current[Role::Response.index()] = Some(Current {
+            entry: idx,
+            slot: Slot::FinalResponse,
+        });
+        Framing::UntilClose
+    }
+
+    /// A head that never completed becomes a (partial) message.
+    fn cut_partial(&mut self, role: Role, partial: crate::http::reader::PartialHead, reason: String) {
+        let span = partial.span;
+        let message = new_message(span, partial.head_bytes);
+        match (role, partial.start) {
+            (Role::Request, start) => {
+                let line = match &start {
+                    Some(StartLine::Request(line)) => Some(line),
+                    _ => None,
+                };
+                let mut tx = self.request_tx(line, None, span);
+                tx.request = Some(message);
+                tx.incomplete = Some(reason);
+                let simple = line.is_some_and(|l| l.version == Version::HTTP_09);
+                self.push_request(tx, simple);
+            }
+            (Role::Response, Some(StartLine::Status(line)))
+                if (100..200).contains(&line.code) && line.code != 101 =>
+            {
+                let idx = self.response_entry();
+                if let Some(entry) = self.entries.get_mut(idx) {
+                    if entry.tx.interim.len() < MAX_INTERIM {
+                        entry.tx.interim.push(line.code);
+                    }
+                    entry.tx.incomplete.get_or_insert(reason);
+                }
+            }
+            (Role::Response, start) => {
+                let idx = self.response_entry();
+                if let Some(entry) = self.entries.get_mut(idx) {
+                    if let Some(StartLine::Status(line)) = start {
+                        entry.tx.status = Some(line.code);
+                        entry.tx.reason = Some(line.reason);
+                        entry.tx.version.get_or_insert_with(|| line.version.label());
+                    }
+                    entry.tx.response = Some(message);
+                    entry.tx.incomplete.get_or_insert(reason);
+                    entry.response_done = true;
+                }
+                self.next_response = idx.saturating_add(1);
+            }
+        }
+    }
+}
+
+impl Sink for Pairing {
+    fn head(&mut self, role: Role, event: HeadEvent) -> Framing {
+        match (role, event.kind) {
+            (Role::Request, HeadKind::Parsed(head)) => {
+                self.request_head(head, event.span, event.head_bytes)
+            }
+            (Role::Response, HeadKind::Parsed(head)) => {
+                self.response_head(head, event.span, event.head_bytes)
+            }
+            (Role::Response, HeadKind::SimpleResponse) => self.simple_response(event.span),
+            (Role::Request, HeadKind::SimpleResponse) => Framing::NoBody,
+        }
+    }
+
+    fn body_gap(&mut self, role: Role) {
+        let Some(cur) = self.current[role.index()] else {
+            return;
+        };
+        if let Some(entry) = self.entries.get_mut(cur.entry) {
+            entry
+                .tx
+                .incomplete
+                .get_or_insert_with(|| "gap_in_body".to_owned());
+        }
+    }
+
+    fn end(&mut self, role: Role, end: MessageEnd) {
+        let Some(cur) = self.current[role.index()].take() else {
+            return;
+        };
+        let Some(entry) = self.entries.get_mut(cur.entry) else {
+            return;
+        };
+        match cur.slot {
+            Slot::Request => {
+                if let Some(m) = entry.tx.request.as_mut() {
+                    set_end(m, end);
+                }
+            }
+            Slot::FinalResponse => {
+                if let Some(m) = entry.tx.response.as_mut() {
+                    set_end(m, end);
+                }
+                entry.response_done = true;
+            }
+            Slot::Interim => {}
+        }
+    }
+
+    fn cut(&mut self, role: Role, cut: Cut) {
+        let reason = cut.reason.label(role);
+        if let Some(partial) = cut.partial {
+            self.cut_partial(role, partial, reason);
+            return;
+        }
+        let Some(cur) = self.current[role.index()].take() else {
+            return;
+        };
+        let Some(entry) = self.entries.get_mut(cur.entry) else {
+            return;
+        };
+        let message = match cur.slot {
+            Slot::Request => entry.tx.request.as_mut(),
+            Slot::FinalResponse => {
+                entry.response_done = true;
+                entry.tx.response.as_mut()
+            }
+            Slot::Interim => None,
+        };
+        if let Some(m) = message {
+            set_end(m, cut.progress);
+        }
+        entry.tx.incomplete.get_or_insert(reason);
+    }
+
+    fn anomaly(&mut self, anomaly: Anomaly) {
+        self.note(anomaly);
+    }
+
+    fn simple_response_expected(&self) -> bool {
+        self.entries
+            .get(self.next_response)
+            .is_some_and(|e| e.simple && e.tx.response.is_none())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authority_of_absolute_targets() {
+        assert_eq!(absolute_authority("http://a.b:8080/x?y"), Some("a.b:8080"));
+        assert_eq!(absolute_authority("https://u:p@h/"), Some("h"));
+        assert_eq!(absolute_authority("/x"), None);
+        assert_eq!(absolute_authority("http:///x"), None);
+        assert_eq!(absolute_authority("/r?u=http://x/"), None);
+    }
+}

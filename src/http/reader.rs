@@ -1,0 +1,798 @@
+//! Per-direction incremental message reader.
+//!
+//! Input: one direction's [`StreamItem`]s in stream order (data chunks, gaps,
+//! the end). Output: calls on a [`Sink`]: a complete head (the sink answers
+//! with the body's [`Framing`]), a gap skipped inside a body, the end of a
+//! message, a message cut off, anomalies.
+//!
+//! How: between messages the reader skips empty lines, then scans for the end
+//! of the head (an empty line: CRLF CRLF, or bare LF LF) from where the last
+//! scan stopped, copying only the head's bytes, never more than
+//! `max_head_bytes`. The complete head is parsed once ([`crate::http::parse`]).
+//! Bodies are counted, never stored. After a gap in a head or in chunk
+//! framing, or a malformed head, the direction is *lost* until a candidate
+//! position holds a plausible start line (rule in [`crate::http`]); while
+//! probing such a candidate, only its first line is buffered.
+//!
+//! Timing: a message starts at `first_seen` of the chunk holding its first
+//! byte, and ends at `ts` of the chunk holding its last byte (for a bodiless
+//! message, the head's final LF; when the last body byte was in a gap, the
+//! gap's time).
+//!
+//! Invariants: results do not depend on how the stream is cut into chunks
+//! (apart from the timestamps and frames taken from them); the buffer never
+//! exceeds `max_head_bytes`; no panic on any input.
+//! Governing RFCs: RFC 9112 §2.2 (empty lines before a message), §6.3.
+
+use crate::anomaly::Anomaly;
+use crate::http::chunked::{ChunkedDecoder, Progress};
+use crate::http::framing::Framing;
+use crate::http::parse::{self, Head, StartKind, StartLine};
+use crate::http::sniff::{self, Verdict};
+use crate::http::Role;
+use crate::stream::{Chunk, EndReason, Side, StreamItem};
+use crate::time::Timestamp;
+
+/// Head-buffer capacity kept between messages; a larger one is freed.
+///
+/// Source: our choice, a typical head size (most heads are under 1–2 KiB).
+/// Trade-off: keeps idle connections small at the cost of a reallocation for
+/// an unusually large head.
+const RETAINED_BUFFER_BYTES: usize = 4096;
+
+/// Where a message (or its head) lies in the capture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub start: Timestamp,
+    pub first_frame: u64,
+    pub end: Timestamp,
+    pub last_frame: u64,
+}
+
+/// What started the message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeadKind {
+    Parsed(Head),
+    /// The head-less response to an HTTP/0.9 simple request.
+    SimpleResponse,
+}
+
+/// A complete head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeadEvent {
+    pub kind: HeadKind,
+    /// From the first byte to the chunk holding the head's last byte.
+    pub span: Span,
+    pub head_bytes: u64,
+}
+
+/// How far a message got: its end and its body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageEnd {
+    pub end: Timestamp,
+    pub last_frame: u64,
+    /// Wire bytes after the head (chunk framing and gap bytes included).
+    pub body_bytes: u64,
+    /// Payload bytes of a chunked body.
+    pub decoded: Option<u64>,
+}
+
+/// Why a message did not end normally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CutReason {
+    End(EndReason),
+    GapInHead,
+    GapInFraming,
+    HeadTooLarge,
+    BadChunk,
+}
+
+impl CutReason {
+    /// The transaction's `incomplete` reason.
+    pub fn label(self, role: Role) -> String {
+        match self {
+            CutReason::End(r) => format!("{}_cut_by_{}", role.as_str(), r.as_str()),
+            CutReason::GapInHead => "gap_in_head".to_owned(),
+            CutReason::GapInFraming => "gap_in_framing".to_owned(),
+            CutReason::HeadTooLarge => "head_too_large".to_owned(),
+            CutReason::BadChunk => "bad_chunked_framing".to_owned(),
+        }
+    }
+}
+
+/// A head that was never completed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartialHead {
+    /// The start line, when its line was complete and parsed.
+    pub start: Option<StartLine>,
+    pub span: Span,
+    pub head_bytes: u64,
+}
+
+/// A message cut off. With `partial`, its head was never completed (the sink
+/// saw no head for it); without, the current message was cut in its body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cut {
+    pub reason: CutReason,
+    pub progress: MessageEnd,
+    pub partial: Option<PartialHead>,
+}
+
+/// Receives what a reader finds.
+pub trait Sink {
+    /// A head is complete; the answer is the framing of its body.
+    fn head(&mut self, role: Role, event: HeadEvent) -> Framing;
+    /// A gap inside the current body was skipped; framing survives.
+    fn body_gap(&mut self, role: Role);
+    /// The current message ended normally.
+    fn end(&mut self, role: Role, end: MessageEnd);
+    fn cut(&mut self, role: Role, cut: Cut);
+    fn anomaly(&mut self, anomaly: Anomaly);
+    /// Whether the next response answers an HTTP/0.9 simple request.
+    fn simple_response_expected(&self) -> bool;
+}
+
+/// Where the reader starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartMode {
+    /// The first byte is a candidate position: probe for a start line there.
+    Probe,
+    /// Lost: probe only after the next LF.
+    Lost,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Point {
+    ts: Timestamp,
+    frame: u64,
+}
+
+/// Terminator scan: what the bytes since the last line start look like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Term {
+    /// Inside a line.
+    Mid,
+    /// Just after an LF.
+    Lf,
+    /// After LF CR.
+    LfCr,
+}
+
+/// Whether the start line is confirmed or still a resync candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ScanMode {
+    Probe,
+    Confirmed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct HeadScan {
+    mode: ScanMode,
+    /// First byte's time and frame, once a byte arrived.
+    origin: Option<Point>,
+    last: Point,
+    term: Term,
+    /// Index in the buffer of the first LF.
+    first_lf: Option<usize>,
+}
+
+impl HeadScan {
+    fn new(mode: ScanMode) -> Self {
+        HeadScan {
+            mode,
+            origin: None,
+            last: Point {
+                ts: Timestamp(0),
+                frame: 0,
+            },
+            term: Term::Mid,
+            first_lf: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum BodyKind {
+    Length(u64),
+    Chunked(ChunkedDecoder),
+    UntilClose,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Body {
+    kind: BodyKind,
+    bytes: u64,
+    last: Point,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum State {
+    Head(HeadScan),
+    Body(Body),
+    /// The connection switched protocols: bytes are counted only.
+    Tunnel,
+    /// Out of sync; `at_candidate` when the next byte is a candidate position.
+    Lost {
+        at_candidate: bool,
+    },
+    /// Ended, or gave up (head too large).
+    Stopped,
+}
+
+/// Reads the messages of one direction.
+#[derive(Clone, Debug)]
+pub struct MessageReader {
+    side: Side,
+    role: Role,
+    max_head_bytes: usize,
+    state: State,
+    /// The partial head (or resync candidate line); nothing else.
+    buf: Vec<u8>,
+    tunnel_bytes: u64,
+    /// Enter the tunnel once the current body ends.
+    tunnel_after_body: bool,
+}
+
+/// Most consecutive loop turns that may consume nothing (state changes only).
+const MAX_IDLE_TURNS: u32 = 4;
+
+impl MessageReader {
+    pub fn new(side: Side, role: Role, start: StartMode, max_head_bytes: usize) -> Self {
+        let state = match start {
+            StartMode::Probe => State::Head(HeadScan::new(ScanMode::Probe)),
+            StartMode::Lost => State::Lost {
+                at_candidate: false,
+            },
+        };
+        MessageReader {
+            side,
+            role,
+            max_head_bytes,
+            state,
+            buf: Vec::new(),
+            tunnel_bytes: 0,
+            tunnel_after_body: false,
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Bytes of memory held for buffering (capacity of the head buffer).
+    pub fn buffered(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Bytes seen (data and gaps) after the connection became a tunnel.
+    pub fn tunnel_bytes(&self) -> u64 {
+        self.tunnel_bytes
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.state == State::Stopped
+    }
+
+    /// The peer switched protocols: from now on (or after the current body),
+    /// count bytes only.
+    pub fn enter_tunnel(&mut self) {
+        match self.state {
+            State::Body(_) => self.tunnel_after_body = true,
+            State::Head(_) | State::Lost { .. } => {
+                self.tunnel_bytes = self.tunnel_bytes.saturating_add(self.buf.len() as u64);
+                self.release_buffer();
+                self.state = State::Tunnel;
+            }
+            State::Tunnel | State::Stopped => {}
+        }
+    }
+
+    /// Feeds one item.
+    pub fn push(&mut self, item: &StreamItem<'_>, sink: &mut dyn Sink) {
+        match *item {
+            StreamItem::Data(ref chunk) => self.data(chunk, sink),
+            StreamItem::Gap {
+                offset,
+                len,
+                ts,
+                frame,
+            } => self.gap(offset, len, Point { ts, frame }, sink),
+            StreamItem::End { reason, .. } => self.end(reason, sink),
+        }
+    }
+
+    fn data(&mut self, chunk: &Chunk<'_>, sink: &mut dyn Sink) {
+        let len = chunk.bytes.len();
+        let mut pos = 0usize;
+        let mut idle_turns = 0u32;
+        while pos < len {
+            let before = pos;
+            pos = match self.state {
+                State::Head(_) => self.head_data(chunk, pos, sink),
+                State::Body(_) => self.body_data(chunk, pos, sink),
+                State::Tunnel => {
+                    let n = len.saturating_sub(pos) as u64;
+                    self.tunnel_bytes = self.tunnel_bytes.saturating_add(n);
+                    len
+                }
+                State::Lost { at_candidate } => self.lost_data(chunk, pos, at_candidate),
+                State::Stopped => len,
+            };
+            if pos > before {
+                idle_turns = 0;
+            } else {
+                idle_turns = idle_turns.saturating_add(1);
+                debug_assert!(idle_turns <= MAX_IDLE_TURNS, "reader made no progress");
+                if idle_turns > MAX_IDLE_TURNS {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn start_kind(&self) -> StartKind {
+        match self.role {
+            Role::Request => StartKind::Request,
+            Role::Response => StartKind::Status,
+        }
+    }
+
+    fn anomaly(&self, sink: &mut dyn Sink, kind: &'static str, frame: u64, what: &str) {
+        let detail = format!("{} data, frame {frame}: {what}", self.side.as_str());
+        sink.anomaly(Anomaly::new(kind, detail));
+    }
+
+    fn release_buffer(&mut self) {
+        self.buf.clear();
+        if self.buf.capacity() > RETAINED_BUFFER_BYTES {
+            self.buf = Vec::new();
+        }
+    }
+
+    /// Appends to the head buffer, never growing its capacity past the cap.
+    fn append(&mut self, bytes: &[u8]) {
+        let needed = self.buf.len().saturating_add(bytes.len());
+        if needed > self.buf.capacity() {
+            let target = needed
+                .max(self.buf.capacity().saturating_mul(2))
+                .min(self.max_head_bytes.max(needed));
+            self.buf.reserve_exact(target.saturating_sub(self.buf.len()));
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    fn next_message(&mut self) {
+        self.state = if self.tunnel_after_body {
+            State::Tunnel
+        } else {
+            State::Head(HeadScan::new(ScanMode::Confirmed))
+        };
+    }
+
+    fn lost_data(&mut self, chunk: &Chunk<'_>, pos: usize, at_candidate: bool) -> usize {
+        if at_candidate {
+            self.state = State::Head(HeadScan::new(ScanMode::Probe));
+            return pos;
+        }
+        let rest = chunk.bytes.get(pos..).unwrap_or_default();
+        match rest.iter().position(|&b| b == b'\n') {
+            Some(lf) => {
+                self.state = State::Lost { at_candidate: true };
+                pos.saturating_add(lf).saturating_add(1)
+            }
+            None => chunk.bytes.len(),
+        }
+    }
+
+    fn head_data(&mut self, chunk: &Chunk<'_>, pos: usize, sink: &mut dyn Sink) -> usize {
+        let State::Head(mut scan) = self.state else {
+            return pos;
+        };
+        let rest = chunk.bytes.get(pos..).unwrap_or_default();
+        let here = Point {
+            ts: chunk.ts,
+            frame: chunk.frame,
+        };
+        let mut i = 0usize;
+        if scan.origin.is_none() {
+            // Empty lines before a message are ignored (RFC 9112 §2.2).
+            i = rest
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
+            if i == rest.len() {
+                return pos.saturating_add(i);
+            }
+            if scan.mode == ScanMode::Confirmed
+                && self.role == Role::Response
+                && sink.simple_response_expected()
+            {
+                let span = Span {
+                    start: chunk.first_seen,
+                    first_frame: chunk.frame,
+                    end: chunk.ts,
+                    last_frame: chunk.frame,
+                };
+                let event = HeadEvent {
+                    kind: HeadKind::SimpleResponse,
+                    span,
+                    head_bytes: 0,
+                };
+                let framing = sink.head(self.role, event);
+                self.begin_body(framing, here, sink);
+                return pos.saturating_add(i);
+            }
+            scan.origin = Some(Point {
+                ts: chunk.first_seen,
+                frame: chunk.frame,
+            });
+        }
+        let batch_start = i;
+        let mut complete = false;
+        let mut first_line_ended = false;
+        while let Some(&b) = rest.get(i) {
+            i = i.saturating_add(1);
+            match b {
+                b'\n' => {
+                    if matches!(scan.term, Term::Lf | Term::LfCr) {
+                        complete = true;
+                        break;
+                    }
+                    scan.term = Term::Lf;
+                    if scan.first_lf.is_none() {
+                        let in_batch = i.saturating_sub(batch_start).saturating_sub(1);
+                        scan.first_lf = Some(self.buf.len().saturating_add(in_batch));
+                        first_line_ended = true;
+                        break;
+                    }
+                }
+                b'\r' if scan.term == Term::Lf => scan.term = Term::LfCr,
+                _ => scan.term = Term::Mid,
+            }
+        }
+        let batch = rest.get(batch_start..i).unwrap_or_default();
+        let consumed = pos.saturating_add(i);
+        // Keep what fits under the cap, so that an overflowing head is cut at
+        // the same byte whatever the chunk boundaries.
+        let room = self.max_head_bytes.saturating_sub(self.buf.len());
+        let overflow = batch.len() > room;
+        self.append(batch.get(..room).unwrap_or(batch));
+        scan.last = here;
+        if scan.mode == ScanMode::Probe {
+            match sniff::plausible(self.role, &self.buf) {
+                Verdict::Yes => scan.mode = ScanMode::Confirmed,
+                Verdict::NeedMore if !overflow => {}
+                Verdict::NeedMore | Verdict::No => {
+                    self.release_buffer();
+                    self.state = State::Lost {
+                        at_candidate: batch.last() == Some(&b'\n'),
+                    };
+                    return consumed;
+                }
+            }
+        }
+        if overflow {
+            self.state = State::Head(scan);
+            self.head_too_large(sink, here);
+            return consumed;
+        }
+        self.state = State::Head(scan);
+        if first_line_ended && self.role == Role::Request {
+            // An HTTP/0.9 simple request is a single line.
+            let line = scan
+                .first_lf
+                .and_then(|lf| self.buf.get(..lf))
+                .unwrap_or_default();
+            complete = matches!(parse::parse_request_line(line),
+                Ok(r) if r.version == parse::Version::HTTP_09);
+        }
+        if complete {
+            self.complete_head(scan, sink);
+        }
+        consumed
+    }
+
+    fn head_too_large(&mut self, sink: &mut dyn Sink, here: Point) {
+        let what = format!("head over {} bytes; direction stopped", self.max_head_bytes);
+        self.anomaly(sink, "http_head_too_large", here.frame, &what);
+        if let Some(partial) = self.partial_head() {
+            sink.cut(
+                self.role,
+                Cut {
+                    reason: CutReason::HeadTooLarge,
+                    progress: no_body(partial.span),
+                    partial: Some(partial),
+                },
+            );
+        }
+        self.buf = Vec::new();
+        self.state = State::Stopped;
+    }
+
+    /// The confirmed head in progress, if any.
+    fn partial_head(&self) -> Option<PartialHead> {
+        let State::Head(scan) = self.state else {
+            return None;
+        };
+        let origin = scan.origin.filter(|_| scan.mode == ScanMode::Confirmed)?;
+        let start = scan
+            .first_lf
+            .and_then(|lf| self.buf.get(..lf))
+            .and_then(|line| parse::parse_start_line(self.start_kind(), line).ok());
+        Some(PartialHead {
+            start,
+            span: Span {
+                start: origin.ts,
+                first_frame: origin.frame,
+                end: scan.last.ts,
+                last_frame: scan.last.frame,
+            },
+            head_bytes: self.buf.len() as u64,
+        })
+    }
+
+    fn complete_head(&mut self, scan: HeadScan, sink: &mut dyn Sink) {
+        let origin = scan.origin.unwrap_or(scan.last);
+        let span = Span {
+            start: origin.ts,
+            first_frame: origin.frame,
+            end: scan.last.ts,
+            last_frame: scan.last.frame,
+        };
+        let head_bytes = self.buf.len() as u64;
+        let parsed = parse::parse_head(self.start_kind(), &self.buf);
+        self.release_buffer();
+        match parsed {
+            Err(e) => {
+                self.anomaly(sink, e.kind(), scan.last.frame, "unparsable head skipped");
+                self.state = State::Lost { at_candidate: true };
+            }
+            Ok(head) => {
+                for kind in &head.leniencies {
+                    self.anomaly(sink, kind, scan.last.frame, "tolerated in head");
+                }
+                let event = HeadEvent {
+                    kind: HeadKind::Parsed(head),
+                    span,
+                    head_bytes,
+                };
+                let framing = sink.head(self.role, event);
+                self.begin_body(framing, scan.last, sink);
+            }
+        }
+    }
+
+    fn begin_body(&mut self, framing: Framing, at: Point, sink: &mut dyn Sink) {
+        let body = |kind| {
+            State::Body(Body {
+                kind,
+                bytes: 0,
+                last: at,
+            })
+        };
+        let ended = MessageEnd {
+            end: at.ts,
+            last_frame: at.frame,
+            body_bytes: 0,
+            decoded: None,
+        };
+        match framing {
+            Framing::NoBody | Framing::Length(0) => {
+                sink.end(self.role, ended);
+                self.next_message();
+            }
+            Framing::Length(n) => self.state = body(BodyKind::Length(n)),
+            Framing::Chunked => self.state = body(BodyKind::Chunked(ChunkedDecoder::new())),
+            Framing::UntilClose => self.state = body(BodyKind::UntilClose),
+            Framing::Tunnel => {
+                sink.end(self.role, ended);
+                self.state = State::Tunnel;
+            }
+            Framing::Unframable => {
+                sink.end(self.role, ended);
+                self.state = State::Lost { at_candidate: true };
+            }
+        }
+    }
+
+    fn body_progress(body: &Body) -> MessageEnd {
+        MessageEnd {
+            end: body.last.ts,
+            last_frame: body.last.frame,
+            body_bytes: body.bytes,
+            decoded: match &body.kind {
+                BodyKind::Chunked(d) => Some(d.decoded()),
+                _ => None,
+            },
+        }
+    }
+
+    fn finish_body(&mut self, body: &Body, sink: &mut dyn Sink) {
+        sink.end(self.role, Self::body_progress(body));
+        self.next_message();
+    }
+
+    fn body_data(&mut self, chunk: &Chunk<'_>, pos: usize, sink: &mut dyn Sink) -> usize {
+        let mut body = match std::mem::replace(&mut self.state, State::Stopped) {
+            State::Body(body) => body,
+            other => {
+                self.state = other;
+                return pos;
+            }
+        };
+        let rest = chunk.bytes.get(pos..).unwrap_or_default();
+        let here = Point {
+            ts: chunk.ts,
+            frame: chunk.frame,
+        };
+        let (taken, outcome) = match &mut body.kind {
+            BodyKind::Length(remaining) => {
+                let take = usize::try_from(*remaining).map_or(rest.len(), |r| r.min(rest.len()));
+                *remaining = remaining.saturating_sub(take as u64);
+                let outcome = if *remaining == 0 {
+                    Progress::Done
+                } else {
+                    Progress::NeedMore
+                };
+                (take, outcome)
+            }
+            BodyKind::Chunked(decoder) => decoder.feed(rest),
+            BodyKind::UntilClose => (rest.len(), Progress::NeedMore),
+        };
+        body.bytes = body.bytes.saturating_add(taken as u64);
+        if taken > 0 {
+            body.last = here;
+        }
+        match outcome {
+            Progress::NeedMore => self.state = State::Body(body),
+            Progress::Done => self.finish_body(&body, sink),
+            Progress::Failed(e) => {
+                self.anomaly(sink, e.kind(), chunk.frame, "chunked framing lost");
+                let cut = Cut {
+                    reason: CutReason::BadChunk,
+                    progress: Self::body_progress(&body),
+                    partial: None,
+                };
+                sink.cut(self.role, cut);
+                let last = rest.get(..taken).and_then(|t| t.last());
+                self.state = State::Lost {
+                    at_candidate: last == Some(&b'\n'),
+                };
+            }
+        }
+        pos.saturating_add(taken)
+    }
+
+    fn gap(&mut self, offset: u64, len: u64, at: Point, sink: &mut dyn Sink) {
+        match std::mem::replace(&mut self.state, State::Stopped) {
+            State::Head(scan) => {
+                self.state = State::Head(scan);
+                if let Some(partial) = self.partial_head() {
+                    let what = format!("{len} bytes missing at offset {offset}");
+                    self.anomaly(sink, "gap_in_http_head", at.frame, &what);
+                    let cut = Cut {
+                        reason: CutReason::GapInHead,
+                        progress: no_body(partial.span),
+                        partial: Some(partial),
+                    };
+                    sink.cut(self.role, cut);
+                }
+                self.release_buffer();
+                self.state = State::Lost { at_candidate: true };
+            }
+            State::Body(body) => self.body_gap(body, len, at, sink),
+            State::Tunnel => {
+                self.tunnel_bytes = self.tunnel_bytes.saturating_add(len);
+                self.state = State::Tunnel;
+            }
+            State::Lost { .. } => self.state = State::Lost { at_candidate: true },
+            State::Stopped => {}
+        }
+    }
+
+    fn body_gap(&mut self, mut body: Body, len: u64, at: Point, sink: &mut dyn Sink) {
+        enum After {
+            Continue,
+            Finished { overrun: bool },
+            FramingLost,
+        }
+        let after = match &mut body.kind {
+            BodyKind::Length(remaining) => {
+                let inside = len.min(*remaining);
+                *remaining -= inside;
+                body.bytes = body.bytes.saturating_add(inside);
+                if *remaining > 0 {
+                    After::Continue
+                } else {
+                    After::Finished {
+                        overrun: len > inside,
+                    }
+                }
+            }
+            BodyKind::Chunked(decoder) => {
+                if decoder.skip_gap(len) {
+                    body.bytes = body.bytes.saturating_add(len);
+                    After::Continue
+                } else {
+                    After::FramingLost
+                }
+            }
+            BodyKind::UntilClose => {
+                body.bytes = body.bytes.saturating_add(len);
+                After::Continue
+            }
+        };
+        match after {
+            After::Continue => {
+                sink.body_gap(self.role);
+                self.state = State::Body(body);
+            }
+            After::Finished { overrun } => {
+                sink.body_gap(self.role);
+                body.last = at;
+                self.finish_body(&body, sink);
+                if overrun {
+                    // The gap also swallowed the start of what followed.
+                    self.state = State::Lost { at_candidate: true };
+                }
+            }
+            After::FramingLost => {
+                let what = format!("{len} bytes missing across chunk framing");
+                self.anomaly(sink, "gap_in_chunked_framing", at.frame, &what);
+                let cut = Cut {
+                    reason: CutReason::GapInFraming,
+                    progress: Self::body_progress(&body),
+                    partial: None,
+                };
+                sink.cut(self.role, cut);
+                self.state = State::Lost { at_candidate: true };
+            }
+        }
+    }
+
+    /// The direction ended: close or cut what is open, then stop.
+    pub fn end(&mut self, reason: EndReason, sink: &mut dyn Sink) {
+        match std::mem::replace(&mut self.state, State::Stopped) {
+            State::Head(scan) => {
+                self.state = State::Head(scan);
+                if let Some(partial) = self.partial_head() {
+                    let cut = Cut {
+                        reason: CutReason::End(reason),
+                        progress: no_body(partial.span),
+                        partial: Some(partial),
+                    };
+                    sink.cut(self.role, cut);
+                }
+            }
+            State::Body(body) => {
+                if body.kind == BodyKind::UntilClose && reason == EndReason::Fin {
+                    sink.end(self.role, Self::body_progress(&body));
+                } else {
+                    let cut = Cut {
+                        reason: CutReason::End(reason),
+                        progress: Self::body_progress(&body),
+                        partial: None,
+                    };
+                    sink.cut(self.role, cut);
+                }
+            }
+            State::Tunnel | State::Lost { .. } | State::Stopped => {}
+        }
+        self.buf = Vec::new();
+        self.state = State::Stopped;
+    }
+}
+
+/// Progress of a message cut inside its head.
+fn no_body(span: Span) -> MessageEnd {
+    MessageEnd {
+        end: span.end,
+        last_frame: span.last_frame,
+        body_bytes: 0,
+        decoded: None,
+    }
+}
+
+#[cfg(test)]
+#[path = "reader_tests.rs"]
+mod tests;
