@@ -344,7 +344,9 @@ impl CaptureReader {
         };
         let len = endian.u32(&head[4..8]) as usize;
         if !(28..=MAX_RECORD_BYTES).contains(&len) {
-            return Err(bad(format!("pcapng section header length {len} is invalid")));
+            return Err(bad(format!(
+                "pcapng section header length {len} is invalid"
+            )));
         }
         if !self.fill(len)? {
             return Err(bad("pcapng section header is cut short".into()));
@@ -353,11 +355,16 @@ impl CaptureReader {
         let major = endian.u16(&block[12..14]);
         if major != 1 {
             let minor = endian.u16(&block[14..16]);
-            return Err(bad(format!("pcapng version {major}.{minor} is not supported")));
+            return Err(bad(format!(
+                "pcapng version {major}.{minor} is not supported"
+            )));
         }
-        if pcap_parser::pcapng::parse_sectionheaderblock(block).is_err() || !options_fit(endian, block, 24)
+        if pcap_parser::pcapng::parse_sectionheaderblock(block).is_err()
+            || !options_fit(endian, block, 24)
         {
-            return Err(bad("pcapng section header does not parse (damaged options)".into()));
+            return Err(bad(
+                "pcapng section header does not parse (damaged options)".into(),
+            ));
         }
         Ok(())
     }
@@ -367,10 +374,7 @@ impl CaptureReader {
         if head.len() < 24 {
             return Err(Error::BadHeader {
                 path: self.path.clone(),
-                detail: format!(
-                    "pcap file header is {} bytes, 24 are needed",
-                    head.len()
-                ),
+                detail: format!("pcap file header is {} bytes, 24 are needed", head.len()),
             });
         }
         let (header, endian) = match pcap_parser::parse_pcap_header(head) {
@@ -547,7 +551,9 @@ impl CaptureReader {
         let block_type = endian.u32(&h[0..4]);
         let len = endian.u32(&h[4..8]) as usize;
         if len < 12 || len % 4 != 0 || len > MAX_RECORD_BYTES + 64 {
-            self.set_damage(format!("block of type {block_type:#x} has invalid length {len}"));
+            self.set_damage(format!(
+                "block of type {block_type:#x} has invalid length {len}"
+            ));
             return Ok(Step::End);
         }
         if !self.fill(len)? {
@@ -565,7 +571,9 @@ impl CaptureReader {
         if block_type == PCAPNG_SHB {
             let major = endian.u16(&bytes[12..14]);
             if major != 1 || len < 28 {
-                self.set_damage(format!("a later section has unsupported pcapng version {major}"));
+                self.set_damage(format!(
+                    "a later section has unsupported pcapng version {major}"
+                ));
                 return Ok(Step::End);
             }
             self.layout = Layout::PcapNg {
@@ -784,7 +792,11 @@ fn identify(head: &[u8]) -> String {
         "an EtherPeek/AiroPeek capture".to_string()
     } else if head.len() >= 16 && (head[8] & 0x7f) <= 30 && head[10] < 0x80 && is_erf(head) {
         "looks like an Endace ERF capture; convert it with `editcap -F pcap`".to_string()
-    } else if head.iter().take(64).all(|b| b.is_ascii() && (*b >= 0x20 || b"\r\n\t".contains(b))) {
+    } else if head
+        .iter()
+        .take(64)
+        .all(|b| b.is_ascii() && (*b >= 0x20 || b"\r\n\t".contains(b)))
+    {
         "a text file".to_string()
     } else {
         let hex: Vec<String> = head.iter().take(4).map(|b| format!("{b:02x}")).collect();
@@ -812,8 +824,16 @@ mod tests {
         put16(&mut v, 4);
         v.extend_from_slice(&[0; 8]);
         let snap: u32 = 65535;
-        v.extend_from_slice(&if be { snap.to_be_bytes() } else { snap.to_le_bytes() });
-        v.extend_from_slice(&if be { link.to_be_bytes() } else { link.to_le_bytes() });
+        v.extend_from_slice(&if be {
+            snap.to_be_bytes()
+        } else {
+            snap.to_le_bytes()
+        });
+        v.extend_from_slice(&if be {
+            link.to_be_bytes()
+        } else {
+            link.to_le_bytes()
+        });
         v
     }
 

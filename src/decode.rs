@@ -719,28 +719,48 @@ mod tests {
         }
         q.extend(0x0800u16.to_be_bytes());
         q.extend(ip_part);
-        assert_eq!(seg(decode_link(linktype::ETHERNET, &q, q.len() as u32)).seg_len, 5);
+        assert_eq!(
+            seg(decode_link(linktype::ETHERNET, &q, q.len() as u32)).seg_len,
+            5
+        );
 
         let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00];
         sll.extend(ip_part);
-        assert_eq!(seg(decode_link(linktype::LINUX_SLL, &sll, 0)).payload, b"hello");
+        assert_eq!(
+            seg(decode_link(linktype::LINUX_SLL, &sll, 0)).payload,
+            b"hello"
+        );
 
-        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+        let mut sll2 = vec![
+            0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+        ];
         sll2.extend(ip_part);
-        assert_eq!(seg(decode_link(linktype::LINUX_SLL2, &sll2, 0)).payload, b"hello");
+        assert_eq!(
+            seg(decode_link(linktype::LINUX_SLL2, &sll2, 0)).payload,
+            b"hello"
+        );
 
         let mut null = 2u32.to_le_bytes().to_vec();
         null.extend(ip_part);
         assert_eq!(seg(decode_link(linktype::NULL, &null, 0)).payload, b"hello");
         let mut null_be = 2u32.to_be_bytes().to_vec();
         null_be.extend(ip_part);
-        assert_eq!(seg(decode_link(linktype::NULL, &null_be, 0)).payload, b"hello");
+        assert_eq!(
+            seg(decode_link(linktype::NULL, &null_be, 0)).payload,
+            b"hello"
+        );
         let mut lo = 2u32.to_be_bytes().to_vec();
         lo.extend(ip_part);
         assert_eq!(seg(decode_link(linktype::LOOP, &lo, 0)).payload, b"hello");
 
-        assert_eq!(seg(decode_link(linktype::RAW, ip_part, 0)).payload, b"hello");
-        assert_eq!(seg(decode_link(linktype::IPV4, ip_part, 0)).payload, b"hello");
+        assert_eq!(
+            seg(decode_link(linktype::RAW, ip_part, 0)).payload,
+            b"hello"
+        );
+        assert_eq!(
+            seg(decode_link(linktype::IPV4, ip_part, 0)).payload,
+            b"hello"
+        );
     }
 
     #[test]
@@ -763,7 +783,9 @@ mod tests {
 
     #[test]
     fn options_parse_and_survive_garbage() {
-        let o = parse_options(&[2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]);
+        let o = parse_options(&[
+            2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2,
+        ]);
         assert_eq!(o.mss, Some(1460));
         assert_eq!(o.window_scale, Some(7));
         assert!(o.sack_permitted);
@@ -784,6 +806,9 @@ mod tests {
             let _ = decode_link(linktype::NFLOG, &f[..n], 0);
             let _ = decode_link(linktype::IEEE802_11_RADIOTAP, &f[..n], 0);
         }
-        assert!(matches!(decode_link(linktype::ETHERNET, &f[..40], 100), Decoded::Malformed(_)));
+        assert!(matches!(
+            decode_link(linktype::ETHERNET, &f[..40], 100),
+            Decoded::Malformed(_)
+        ));
     }
 }

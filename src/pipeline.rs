@@ -93,8 +93,8 @@ pub struct ConnectionRecord {
 
 impl ConnectionRecord {
     pub fn from_connection(c: Connection, file: usize) -> ConnectionRecord {
-        let handshake = (c.handshake.syn.is_some() || c.handshake.synack.is_some())
-            .then_some(c.handshake);
+        let handshake =
+            (c.handshake.syn.is_some() || c.handshake.synack.is_some()).then_some(c.handshake);
         let handshake_rtt_ns = c.handshake_rtt_ns();
         let vantage = c.vantage();
         let active_closer = c.active_closer();
@@ -179,7 +179,15 @@ pub fn run(
     let mut table = FlowTable::new();
     for (file, path) in paths.iter().enumerate() {
         let mut reader = CaptureReader::open(path)?;
-        let info = read_one(&mut reader, path, file, &mut table, &mut summary, options, sink)?;
+        let info = read_one(
+            &mut reader,
+            path,
+            file,
+            &mut table,
+            &mut summary,
+            options,
+            sink,
+        )?;
         summary.captures.push(info);
         // Connections do not span files: finish them at each file's end.
         table.finish(&mut |c| sink(ConnectionRecord::from_connection(c, file)));
@@ -239,7 +247,10 @@ fn read_one(
             summary.anomalies.add_n(
                 "timestamp_backwards",
                 1,
-                format!("{path}: frame {} is earlier than the frame before it", frame.number),
+                format!(
+                    "{path}: frame {} is earlier than the frame before it",
+                    frame.number
+                ),
             );
         }
         prev_ts = Some(frame.ts);

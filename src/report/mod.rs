@@ -140,7 +140,10 @@ fn warnings(summary: &PassSummary, records: &[ConnectionRecord]) -> Vec<Warning>
         all.add_n(
             "link_type_not_analyzed",
             *n,
-            format!("{n} frames of link type {} are not decoded", linktype::name(*lt)),
+            format!(
+                "{n} frames of link type {} are not decoded",
+                linktype::name(*lt)
+            ),
         );
     }
     if d.ip_fragments > 0 {
@@ -154,7 +157,9 @@ fn warnings(summary: &PassSummary, records: &[ConnectionRecord]) -> Vec<Warning>
         all.add_n(
             "malformed_frame",
             *n,
-            format!("frames damaged or cut before the end of the TCP header (first at layer {layer})"),
+            format!(
+                "frames damaged or cut before the end of the TCP header (first at layer {layer})"
+            ),
         );
     }
     all.iter()

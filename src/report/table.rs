@@ -1,6 +1,5 @@
 //! Terminal tables (comfy-table), at most 100 columns wide.
 
-use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
 
 use super::model::{ConnectionOut, Report, TransactionOut};
@@ -8,13 +7,29 @@ use super::model::{ConnectionOut, Report, TransactionOut};
 /// Widest a table may be; fits a default terminal with room to spare.
 pub const MAX_WIDTH: u16 = 100;
 
+/// No borders, a rule under the header, columns one space apart: the most
+/// data per line (comfy-table preset string; see its `presets` module).
+const PRESET: &str = "     ──            ";
+
 fn new_table(headers: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
+    t.load_preset(PRESET)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(MAX_WIDTH)
         .set_header(headers.iter().copied());
+    for col in t.column_iter_mut() {
+        col.set_padding((0, 0));
+    }
     t
+}
+
+/// Keeps endpoint columns wide enough for "255.255.255.255:65535".
+fn keep_wide(t: &mut Table, cols: &[usize]) {
+    for &c in cols {
+        if let Some(col) = t.column_mut(c) {
+            col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(21)));
+        }
+    }
 }
 
 fn right_align(t: &mut Table, cols: &[usize]) {
@@ -52,7 +67,7 @@ fn rel_time(us: i64, first_us: Option<i64>) -> String {
 
 fn close_str(c: &ConnectionOut) -> String {
     match c.close.by {
-        Some(by) => format!("{} {}", c.close.how, by),
+        Some(by) => format!("{} {}", c.close.how, &by[..1]),
         None => c.close.how.to_string(),
     }
 }
@@ -60,8 +75,16 @@ fn close_str(c: &ConnectionOut) -> String {
 /// One row per connection.
 pub fn connections(report: &Report) -> String {
     let mut t = new_table(&[
-        "id", "client", "server", "start s", "dur ms", "hs rtt", "pkts c/s", "bytes c/s",
-        "retx", "close",
+        "id",
+        "client",
+        "server",
+        "start s",
+        "dur ms",
+        "rtt ms",
+        "pkts c/s",
+        "bytes c/s",
+        "retx",
+        "close",
     ]);
     let first = report.capture.first_us;
     for c in &report.connections {
@@ -78,16 +101,21 @@ pub fn connections(report: &Report) -> String {
             format!("{:.1}", (c.end_us - c.start_us) as f64 / 1000.0),
             rtt,
             format!("{}/{}", c.packets.client, c.packets.server),
-            format!("{}/{}", fmt_bytes(c.bytes.client), fmt_bytes(c.bytes.server)),
+            format!(
+                "{}/{}",
+                fmt_bytes(c.bytes.client),
+                fmt_bytes(c.bytes.server)
+            ),
             format!("{}/{}", c.retransmissions.client, c.retransmissions.server),
             close_str(c),
         ]);
     }
     right_align(&mut t, &[0, 3, 4, 5, 6, 7, 8]);
-    if let Some(col) = t.column_mut(1) {
-        col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(12)));
-    }
-    format!("{t}\n{} connections\n", report.connections.len())
+    keep_wide(&mut t, &[1, 2]);
+    format!(
+        "{t}\n{} connections (close: who closed first, c = client, s = server)\n",
+        report.connections.len()
+    )
 }
 
 /// "host/uri", cut to `max` characters with an ellipsis.
@@ -111,8 +139,17 @@ pub fn shorten(s: &str, max: usize) -> String {
 /// One row per HTTP transaction.
 pub fn transactions(report: &Report) -> String {
     let mut t = new_table(&[
-        "id", "conn", "method", "host + uri", "st", "req/resp B", "conn", "send", "wait",
-        "recv", "total",
+        "id",
+        "conn",
+        "method",
+        "host + uri",
+        "st",
+        "req/resp B",
+        "conn",
+        "send",
+        "wait",
+        "recv",
+        "total",
     ]);
     for x in &report.transactions {
         let tm = &x.timings_ms;

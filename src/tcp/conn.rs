@@ -123,6 +123,8 @@ pub struct Direction {
     /// Highest position sent + 1 (data and FIN).
     pub max_end: u64,
     pub max_end_ts: Timestamp,
+    /// When a segment last jumped past `max_end`, leaving a hole below it.
+    pub hole_opened: Option<Timestamp>,
     /// Highest cumulative ACK position received from the peer.
     pub acked: u64,
     acked_set: bool,
@@ -391,7 +393,9 @@ impl Connection {
             let http = &mut self.http;
             self.dirs[s]
                 .reasm
-                .fin(fin_pos, ts, frame, &mut |it: &StreamItem<'_>| http.push(side, it));
+                .fin(fin_pos, ts, frame, &mut |it: &StreamItem<'_>| {
+                    http.push(side, it)
+                });
         }
         if flags.rst() {
             if self.dirs[s].rst.is_none() {
@@ -458,7 +462,9 @@ impl Connection {
             && self.handshake.synack.is_some()
             && self.handshake.ack.is_none()
             && !seg.flags.syn()
-            && self.dirs[r].isn.is_some_and(|isn| seg.ack == isn.wrapping_add(1))
+            && self.dirs[r]
+                .isn
+                .is_some_and(|isn| seg.ack == isn.wrapping_add(1))
         {
             self.handshake.ack = Some(here);
         }
@@ -478,9 +484,11 @@ impl Connection {
             peer.dupacks += 1;
         }
         let http = &mut self.http;
-        let declared = self.dirs[r].reasm.ack(ack_pos, here.ts, here.frame, &mut |it| {
-            http.push(side.other(), it)
-        });
+        let declared = self.dirs[r]
+            .reasm
+            .ack(ack_pos, here.ts, here.frame, &mut |it| {
+                http.push(side.other(), it)
+            });
         if declared > 0 {
             self.anomalies.add_n(
                 "acked_unseen_segment",
@@ -508,14 +516,26 @@ impl Connection {
             if end > d.max_end {
                 d.unique_bytes += end - d.max_end.max(pos).min(end);
             }
+            if !first && pos > d.max_end {
+                // "Previous segment not captured": a hole opens below.
+                d.hole_opened = Some(here.ts);
+            }
             d.max_end = end;
             d.max_end_ts = here.ts;
         } else if len <= 1 && end == d.max_end && d.acked >= d.max_end.saturating_sub(1) {
             // One byte (or none) below what the peer acknowledged: keep-alive.
             d.keepalives += 1;
         } else if !d.reasm.seen_before(pos, len) {
-            // Fills a hole the capture never saw filled.
-            if here.ts.since(d.max_end_ts) < ooo_window {
+            // Fills a hole: lost before the capture point and resent, or just
+            // reordered. The receiver's duplicate ACKs for exactly this
+            // position are the evidence of a fast retransmission; a hole open
+            // for longer than the reordering window is a timeout retransmission
+            // (Wireshark's rule uses the time since the highest segment, which
+            // calls a fast retransmit behind a full window "out-of-order").
+            let open_for = here.ts.since(d.hole_opened.unwrap_or(d.max_end_ts));
+            if d.dupacks >= FAST_RETRANSMIT_DUPACKS && d.acked == pos {
+                d.retrans.fast += 1;
+            } else if open_for < ooo_window {
                 d.out_of_order += 1;
             } else {
                 d.retrans.timeout += 1;
@@ -562,7 +582,9 @@ impl Connection {
             let http = &mut self.http;
             self.dirs[side.index()]
                 .reasm
-                .finish(reason, ts, frame, &mut |it: &StreamItem<'_>| http.push(side, it));
+                .finish(reason, ts, frame, &mut |it: &StreamItem<'_>| {
+                    http.push(side, it)
+                });
         }
     }
 }

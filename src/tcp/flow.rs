@@ -151,13 +151,11 @@ impl FlowTable {
                     },
                 );
             }
-        } else if !pure_syn && !(seg.flags.syn() && seg.flags.ack()) {
-            if self.tombstones.contains_key(&key) {
-                // A straggler (late ACK, retransmitted FIN, RST) of a
-                // connection already finalized.
-                self.late_segments += 1;
-                return;
-            }
+        } else if !seg.flags.syn() && self.tombstones.contains_key(&key) {
+            // A straggler (late ACK, retransmitted FIN, RST) of a connection
+            // already finalized.
+            self.late_segments += 1;
+            return;
         }
         let id = self.next_id;
         self.next_id = self.next_id.saturating_add(1);
@@ -192,7 +190,12 @@ impl FlowTable {
             let mut by_age: Vec<(Timestamp, FlowKey)> =
                 self.live.iter().map(|(k, c)| (c.last, *k)).collect();
             by_age.sort();
-            expired.extend(by_age.iter().take(MAX_LIVE_CONNECTIONS / 10).map(|(_, k)| *k));
+            expired.extend(
+                by_age
+                    .iter()
+                    .take(MAX_LIVE_CONNECTIONS / 10)
+                    .map(|(_, k)| *k),
+            );
             expired.sort();
             expired.dedup();
             self.evicted_for_memory += (MAX_LIVE_CONNECTIONS / 10) as u64;
@@ -228,7 +231,11 @@ impl FlowTable {
                 break;
             }
             self.tomb_order.pop_front();
-            if self.tombstones.get(&key).is_some_and(|t| t.finalized == when) {
+            if self
+                .tombstones
+                .get(&key)
+                .is_some_and(|t| t.finalized == when)
+            {
                 self.tombstones.remove(&key);
             }
         }

@@ -453,10 +453,22 @@ mod tests {
         let mut out = Vec::new();
         let mut sink = collect(&mut out);
         let t = Timestamp(0);
-        assert_eq!(r.segment(100, 3, b"abc", t, 1, &mut sink), Placement::InOrder);
-        assert_eq!(r.segment(106, 3, b"ghi", t, 2, &mut sink), Placement::Buffered);
-        assert_eq!(r.segment(100, 3, b"XXX", t, 3, &mut sink), Placement::AlreadyDelivered);
-        assert_eq!(r.segment(102, 5, b"cdefg", t, 4, &mut sink), Placement::InOrder);
+        assert_eq!(
+            r.segment(100, 3, b"abc", t, 1, &mut sink),
+            Placement::InOrder
+        );
+        assert_eq!(
+            r.segment(106, 3, b"ghi", t, 2, &mut sink),
+            Placement::Buffered
+        );
+        assert_eq!(
+            r.segment(100, 3, b"XXX", t, 3, &mut sink),
+            Placement::AlreadyDelivered
+        );
+        assert_eq!(
+            r.segment(102, 5, b"cdefg", t, 4, &mut sink),
+            Placement::InOrder
+        );
         r.fin(109, t, 5, &mut sink);
         drop(sink);
         assert_eq!(
@@ -507,7 +519,11 @@ mod tests {
         drop(sink);
         assert_eq!(
             out,
-            vec![Item::D(0, b"abc".to_vec(), 1), Item::G(3, 7), Item::D(10, b"kl".to_vec(), 2)]
+            vec![
+                Item::D(0, b"abc".to_vec(), 1),
+                Item::G(3, 7),
+                Item::D(10, b"kl".to_vec(), 2)
+            ]
         );
     }
 
@@ -544,7 +560,11 @@ mod tests {
         drop(sink);
         assert_eq!(
             out,
-            vec![Item::G(0, 4), Item::D(4, b"ef".to_vec(), 2), Item::E(EndReason::Rst)]
+            vec![
+                Item::G(0, 4),
+                Item::D(4, b"ef".to_vec(), 2),
+                Item::E(EndReason::Rst)
+            ]
         );
     }
 }

@@ -1,0 +1,7 @@
+//! One integration-test binary (ripgrep style): faster links, shared helpers.
+
+mod cli;
+mod corpus;
+mod http_scripts;
+mod scenarios;
+mod support;
