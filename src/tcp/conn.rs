@@ -22,6 +22,7 @@ use crate::transaction::{HttpConversation, HttpLimits};
 
 use super::reassembly::{Placement, Reassembler};
 use super::seq::SeqUnwrapper;
+use super::timeline::{SegEvent, SegKind, Timeline};
 
 /// A hole-filling segment that arrives within this time of the segment that
 /// opened the hole is reordering, not a retransmission. Wireshark uses the
@@ -210,6 +211,7 @@ pub struct Connection {
     pub port_reused: Option<Option<i64>>,
     pub http: HttpConversation,
     pub anomalies: AnomalyCounts,
+    pub timeline: Timeline,
 }
 
 impl Connection {
@@ -241,6 +243,7 @@ impl Connection {
             port_reused: None,
             http: HttpConversation::new(HttpLimits::default()),
             anomalies: AnomalyCounts::default(),
+            timeline: Timeline::default(),
         }
     }
 
@@ -374,9 +377,31 @@ impl Connection {
         }
 
         let len = seg.seg_len as u64;
-        if len > 0 {
-            self.on_data(seg, side, pos, here);
-        }
+        let kind = if len > 0 {
+            self.on_data(seg, side, pos, here)
+        } else {
+            SegKind::Control
+        };
+        let start = self.dirs[s].offset_of(pos);
+        let ack = if flags.ack() {
+            self.dirs[r].peek(seg.ack).map(|p| self.dirs[r].offset_of(p))
+        } else {
+            None
+        };
+        self.timeline.push(SegEvent {
+            ts,
+            frame,
+            side,
+            kind,
+            syn: flags.syn(),
+            fin: flags.fin(),
+            rst: flags.rst(),
+            start,
+            end: start + len,
+            ack,
+            window: self.dirs[s].window,
+            ip_id: seg.ip_id,
+        });
         if flags.fin() {
             let fin_pos = pos + len;
             if self.dirs[s].fin.is_none() {
@@ -470,9 +495,8 @@ impl Connection {
         }
         let peer = &mut self.dirs[r];
         if ack_pos > peer.max_end && peer.max_end > 0 {
-            // "ACKed unseen segment": the capture missed data the peer got.
-            let unseen = ack_pos - peer.max_end;
-            peer.acked_unseen += unseen;
+            // "ACKed unseen segment": the capture missed data the peer got
+            // (counted below, from the gap reassembly declares).
             peer.max_end = ack_pos;
         }
         let pure = seg.seg_len == 0 && !seg.flags.syn() && !seg.flags.fin() && !seg.flags.rst();
@@ -490,6 +514,7 @@ impl Connection {
                 http.push(side.other(), it)
             });
         if declared > 0 {
+            self.dirs[r].acked_unseen += declared;
             self.anomalies.add_n(
                 "acked_unseen_segment",
                 1,
@@ -502,7 +527,7 @@ impl Connection {
         let _ = s;
     }
 
-    fn on_data(&mut self, seg: &Segment<'_>, side: Side, pos: u64, here: Mark) {
+    fn on_data(&mut self, seg: &Segment<'_>, side: Side, pos: u64, here: Mark) -> SegKind {
         let s = side.index();
         let r = side.other().index();
         let len = seg.seg_len as u64;
@@ -512,7 +537,9 @@ impl Connection {
         let d = &mut self.dirs[s];
         d.bytes += len;
         let first = d.max_end == 0 && d.unique_bytes == 0;
+        let kind;
         if first || pos >= d.max_end {
+            kind = SegKind::New;
             if end > d.max_end {
                 d.unique_bytes += end - d.max_end.max(pos).min(end);
             }
@@ -525,6 +552,7 @@ impl Connection {
         } else if len <= 1 && end == d.max_end && d.acked >= d.max_end.saturating_sub(1) {
             // One byte (or none) below what the peer acknowledged: keep-alive.
             d.keepalives += 1;
+            kind = SegKind::KeepAlive;
         } else if !d.reasm.seen_before(pos, len) {
             // Fills a hole: lost before the capture point and resent, or just
             // reordered. The receiver's duplicate ACKs for exactly this
@@ -535,10 +563,13 @@ impl Connection {
             let open_for = here.ts.since(d.hole_opened.unwrap_or(d.max_end_ts));
             if d.dupacks >= FAST_RETRANSMIT_DUPACKS && d.acked == pos {
                 d.retrans.fast += 1;
+                kind = SegKind::FastRetransmit;
             } else if open_for < ooo_window {
                 d.out_of_order += 1;
+                kind = SegKind::OutOfOrder;
             } else {
                 d.retrans.timeout += 1;
+                kind = SegKind::TimeoutRetransmit;
             }
             if end > d.max_end {
                 d.max_end = end;
@@ -546,18 +577,23 @@ impl Connection {
             }
         } else if len == 1 && peer_window == 0 {
             d.retrans.window_probe += 1;
+            kind = SegKind::WindowProbe;
         } else if d.acked_set && end <= d.acked {
             d.retrans.spurious += 1;
+            kind = SegKind::Spurious;
         } else if d.dupacks >= FAST_RETRANSMIT_DUPACKS && d.acked == pos {
             d.retrans.fast += 1;
+            kind = SegKind::FastRetransmit;
         } else {
             d.retrans.timeout += 1;
+            kind = SegKind::TimeoutRetransmit;
             if end > d.max_end {
                 d.unique_bytes += end - d.max_end;
                 d.max_end = end;
                 d.max_end_ts = here.ts;
             }
         }
+        let cap_hits_before = self.dirs[s].reasm.cap_hits;
         let http = &mut self.http;
         let placement = self.dirs[s].reasm.segment(
             pos,
@@ -567,13 +603,18 @@ impl Connection {
             here.frame,
             &mut |it: &StreamItem<'_>| http.push(side, it),
         );
-        if placement == Placement::Buffered && self.dirs[s].reasm.cap_hits > 0 {
+        if placement == Placement::Buffered && self.dirs[s].reasm.cap_hits > cap_hits_before {
             self.anomalies.add_n(
                 "reassembly_buffer_full",
-                0,
-                "out-of-order bytes exceeded the per-direction buffer",
+                1,
+                format!(
+                    "frame {}: more than {} out-of-order bytes waited behind a hole; the hole was declared a gap",
+                    here.frame,
+                    super::reassembly::MAX_BUFFERED_BYTES
+                ),
             );
         }
+        kind
     }
 
     /// Ends both directions (RST, end of capture, eviction).
