@@ -100,7 +100,9 @@ impl Config {
     /// Checks what clap cannot: at most one standard input.
     pub fn validate(&self) -> Result<(), Error> {
         if self.captures.iter().filter(|c| *c == "-").count() > 1 {
-            return Err(Error::Usage("standard input (-) can be read only once".into()));
+            return Err(Error::Usage(
+                "standard input (-) can be read only once".into(),
+            ));
         }
         Ok(())
     }

@@ -12,6 +12,7 @@
 //! ```
 
 pub mod anomaly;
+pub mod blame;
 pub mod capture;
 pub mod cli;
 pub mod decode;

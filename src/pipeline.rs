@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use crate::anomaly::AnomalyCounts;
+use crate::blame::attribute::{self, DnsLink, TxBlame};
+use crate::blame::rtt::PathRtt;
+use crate::blame::Finding;
 use crate::capture::{CaptureDamage, CaptureFormat, CaptureReader};
 use crate::decode::{self, Decoded};
 use crate::error::Error;
@@ -88,11 +91,16 @@ pub struct ConnectionRecord {
     pub port_reused: Option<Option<i64>>,
     pub protocol: Option<Protocol>,
     pub transactions: Vec<Transaction>,
+    /// Attribution of each transaction (parallel to `transactions`).
+    pub blame: Vec<Option<TxBlame>>,
+    pub findings: Vec<Finding>,
+    pub rtt: PathRtt,
+    pub dns: Option<DnsLink>,
     pub anomalies: AnomalyCounts,
 }
 
 impl ConnectionRecord {
-    pub fn from_connection(c: Connection, file: usize) -> ConnectionRecord {
+    pub fn from_connection(mut c: Connection, file: usize, dns: Option<DnsLink>) -> ConnectionRecord {
         let handshake =
             (c.handshake.syn.is_some() || c.handshake.synack.is_some()).then_some(c.handshake);
         let handshake_rtt_ns = c.handshake_rtt_ns();
@@ -118,8 +126,13 @@ impl ConnectionRecord {
                 rst: d.rst.is_some(),
             }
         });
+        let http = std::mem::replace(
+            &mut c.http,
+            crate::transaction::HttpConversation::new(Default::default()),
+        );
+        let result = http.finish();
+        let blame = attribute::blame_connection(&c, &result.transactions, dns.as_ref());
         let mut anomalies = c.anomalies;
-        let result = c.http.finish();
         for a in result.anomalies {
             anomalies.add(a);
         }
@@ -142,6 +155,10 @@ impl ConnectionRecord {
             port_reused: c.port_reused,
             protocol: result.protocol,
             transactions: result.transactions,
+            blame: blame.transactions,
+            findings: blame.findings,
+            rtt: blame.rtt,
+            dns,
             anomalies,
         }
     }
@@ -190,7 +207,7 @@ pub fn run(
         )?;
         summary.captures.push(info);
         // Connections do not span files: finish them at each file's end.
-        table.finish(&mut |c| sink(ConnectionRecord::from_connection(c, file)));
+        table.finish(&mut |c| sink(ConnectionRecord::from_connection(c, file, None)));
     }
     summary.connections = table.created() as u64;
     summary.peak_live_connections = table.peak_live;
@@ -235,7 +252,7 @@ fn read_one(
         last_ts: None,
         damage: None,
     };
-    let mut done = |c: Connection| sink(ConnectionRecord::from_connection(c, file));
+    let mut done = |c: Connection| sink(ConnectionRecord::from_connection(c, file, None));
     let mut prev_ts: Option<Timestamp> = None;
     while let Some(frame) = reader.next_frame()? {
         info.packets += 1;

@@ -4,6 +4,7 @@
 pub mod model;
 pub mod table;
 
+use crate::blame::attribute::TxBlame;
 use crate::decode::linktype;
 use crate::pipeline::{ConnectionRecord, PassSummary};
 use crate::stream::Side;
@@ -17,17 +18,28 @@ use model::*;
 pub fn build(summary: &PassSummary, records: &[ConnectionRecord]) -> Report {
     let mut connections = Vec::with_capacity(records.len());
     let mut transactions = Vec::new();
+    let mut findings = Vec::new();
     let mut next_tx_id = 0u64;
     let multi = summary.captures.len() > 1;
     for r in records {
         connections.push(connection_out(r, multi));
+        let first_id = next_tx_id;
         let mut prev_response_end: Option<Timestamp> = None;
-        for t in &r.transactions {
-            transactions.push(transaction_out(r, t, next_tx_id, prev_response_end));
+        for (i, t) in r.transactions.iter().enumerate() {
+            let blame = r.blame.get(i).and_then(|b| b.as_ref());
+            transactions.push(transaction_out(r, t, blame, next_tx_id, prev_response_end));
             next_tx_id += 1;
             if let Some(resp) = &t.response {
                 prev_response_end = Some(resp.end);
             }
+        }
+        for f in &r.findings {
+            findings.push(finding_out(f, |idx| {
+                r.transactions
+                    .iter()
+                    .position(|t| t.index == idx)
+                    .map(|p| first_id + p as u64)
+            }));
         }
     }
     let http_connections = records
@@ -55,7 +67,25 @@ pub fn build(summary: &PassSummary, records: &[ConnectionRecord]) -> Report {
         },
         connections,
         transactions,
-        findings: Vec::new(),
+        findings,
+    }
+}
+
+/// Serializes a finding; `tx_id` maps a transaction index on the finding's
+/// connection to its global `id`.
+pub fn finding_out(f: &crate::blame::Finding, tx_id: impl Fn(u32) -> Option<u64>) -> FindingOut {
+    FindingOut {
+        kind: f.kind.to_string(),
+        connection: f.connection,
+        transaction: f.transaction.and_then(tx_id),
+        start_us: f.start.as_micros(),
+        duration_us: ns_to_us(f.duration_ns),
+        frames: f.frames.clone(),
+        detail: f.detail.clone(),
+        confidence: f.confidence.as_str(),
+        vantage: f.vantage.as_str(),
+        saving_ms: f.saving_ns.map(|n| ns_to_us(n) as f64 / 1000.0),
+        recommendation: f.recommendation.clone(),
     }
 }
 
@@ -308,6 +338,7 @@ pub fn timings(r: &ConnectionRecord, t: &Transaction) -> TimingsMs {
 fn transaction_out(
     r: &ConnectionRecord,
     t: &Transaction,
+    blame: Option<&TxBlame>,
     id: u64,
     prev_response_end: Option<Timestamp>,
 ) -> TransactionOut {
@@ -344,6 +375,29 @@ fn transaction_out(
             (Some(prev), Some(m)) => Some(ns_to_us(m.start.since(prev).max(0))),
             _ => None,
         },
-        timings_ms: timings(r, t),
+        timings_ms: match blame {
+            Some(b) => timings_from_blame(b),
+            None => timings(r, t),
+        },
+        blame_ms: blame.map_or_else(BlameMs::default, |b| BlameMs::from_us(&b.parts_us)),
+        dominant_cause: blame.map_or("unexplained", |b| b.dominant.key()),
+        span_start_us: blame.map_or_else(
+            || req.or(resp).map_or(0, |m| m.start.as_micros()),
+            |b| b.start.as_micros(),
+        ),
+    }
+}
+
+fn timings_from_blame(b: &TxBlame) -> TimingsMs {
+    let ms = |us: i64| if us < 0 { -1.0 } else { us as f64 / 1000.0 };
+    let p = &b.phases;
+    TimingsMs {
+        blocked: ms(p.blocked),
+        dns: ms(p.dns),
+        connect: ms(p.connect),
+        send: ms(p.send),
+        wait: ms(p.wait),
+        receive: ms(p.receive),
+        total: b.total_us as f64 / 1000.0,
     }
 }

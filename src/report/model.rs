@@ -218,12 +218,63 @@ pub struct TransactionOut {
     pub pipelined: bool,
     pub idle_before_us: Option<i64>,
     pub timings_ms: TimingsMs,
+    /// The transaction's whole time, partitioned by cause; sums to `timings_ms.total`.
+    pub blame_ms: BlameMs,
+    /// The cause with the most time.
+    pub dominant_cause: &'static str,
+    /// Start of the attributed span (DNS query, SYN or first request byte).
+    pub span_start_us: i64,
+}
+
+/// Milliseconds per cause (keys documented in docs/causes.md).
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct BlameMs {
+    pub dns: f64,
+    pub connect_rtt: f64,
+    pub syn_retransmit: f64,
+    pub client: f64,
+    pub request_send: f64,
+    pub network_rtt: f64,
+    pub server: f64,
+    pub head_of_line: f64,
+    pub transfer: f64,
+    pub slow_start: f64,
+    pub loss_recovery: f64,
+    pub receive_window: f64,
+    pub nagle: f64,
+    pub delayed_ack: f64,
+    pub unexplained: f64,
+}
+
+impl BlameMs {
+    /// From microseconds indexed by `Cause::index()`.
+    pub fn from_us(p: &[i64; 15]) -> BlameMs {
+        let ms = |i: usize| p[i] as f64 / 1000.0;
+        BlameMs {
+            dns: ms(0),
+            connect_rtt: ms(1),
+            syn_retransmit: ms(2),
+            client: ms(3),
+            request_send: ms(4),
+            network_rtt: ms(5),
+            server: ms(6),
+            head_of_line: ms(7),
+            transfer: ms(8),
+            slow_start: ms(9),
+            loss_recovery: ms(10),
+            receive_window: ms(11),
+            nagle: ms(12),
+            delayed_ack: ms(13),
+            unexplained: ms(14),
+        }
+    }
 }
 
 #[derive(Serialize, Debug, Clone)]
 pub struct FindingOut {
     pub kind: String,
     pub connection: Option<u32>,
+    /// The transaction's `id` in `transactions`.
     pub transaction: Option<u64>,
     pub start_us: i64,
     pub duration_us: i64,
@@ -231,6 +282,9 @@ pub struct FindingOut {
     pub detail: String,
     pub confidence: &'static str,
     pub vantage: &'static str,
+    /// Estimated time the recommendation would save, when known.
+    pub saving_ms: Option<f64>,
+    pub recommendation: Option<String>,
 }
 
 #[derive(Serialize, Debug, Clone, Default)]

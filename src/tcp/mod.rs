@@ -6,8 +6,10 @@
 //! - [`conn`]: one connection: roles, handshake, both directions' counters and
 //!   verdicts, close.
 //! - [`reassembly`]: one direction's bytes in order, with explicit gaps.
+//! - [`timeline`]: the compact per-segment record the blame detectors replay.
 
 pub mod conn;
 pub mod flow;
 pub mod reassembly;
 pub mod seq;
+pub mod timeline;

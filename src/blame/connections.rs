@@ -1,0 +1,1 @@
+//! Connection-management findings (being written).
