@@ -40,6 +40,12 @@ struct Common {
     /// Write the output to this file instead of standard output.
     #[arg(long, short = 'o', value_name = "PATH")]
     output: Option<String>,
+    /// How many of the slowest transactions `analyze` lists.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    top: usize,
+    /// Never color the terminal output (color is used only on a terminal).
+    #[arg(long)]
+    no_color: bool,
     /// Decode frames only, without connection tracking (benchmark floor).
     #[arg(long, hide = true)]
     decode_only: bool,
@@ -67,6 +73,8 @@ pub struct Config {
     pub captures: Vec<String>,
     pub format: Format,
     pub output: Option<String>,
+    pub top: usize,
+    pub no_color: bool,
     pub decode_only: bool,
 }
 
@@ -92,11 +100,22 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Config, clap::
         captures: c.captures,
         format: c.format,
         output: c.output,
+        top: c.top,
+        no_color: c.no_color,
         decode_only: c.decode_only,
     })
 }
 
 impl Config {
+    /// Color only when writing to a terminal, unless `--no-color` or `NO_COLOR`.
+    pub fn color(&self) -> bool {
+        use std::io::IsTerminal;
+        !self.no_color
+            && self.output.as_deref().is_none_or(|o| o == "-")
+            && std::env::var_os("NO_COLOR").is_none()
+            && std::io::stdout().is_terminal()
+    }
+
     /// Checks what clap cannot: at most one standard input.
     pub fn validate(&self) -> Result<(), Error> {
         if self.captures.iter().filter(|c| *c == "-").count() > 1 {

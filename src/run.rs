@@ -31,17 +31,7 @@ pub fn run(config: &Config) -> Result<(), Error> {
         }
         (Format::Table, View::Connections) => table::connections(&report),
         (Format::Table, View::Transactions) => table::transactions(&report),
-        (Format::Table, View::Analyze) => {
-            let mut s = table::capture_line(&report);
-            s.push_str("\n\n");
-            s.push_str(&table::transactions(&report));
-            let w = table::warnings(&report);
-            if !w.is_empty() {
-                s.push('\n');
-                s.push_str(&w);
-            }
-            s
-        }
+        (Format::Table, View::Analyze) => table::analyze(&report, config.top, config.color()),
     };
     write_output(config.output.as_deref(), text.as_bytes())
 }

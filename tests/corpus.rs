@@ -101,6 +101,7 @@ const READABLE_DESPITE_TSHARK: &[&str] = &[
     "edge/tcpdump_kday6_linktype182.pcap",
 ];
 
+/// Also checks the blame invariant (parts sum to the total) on every file.
 #[test]
 fn corpus_exit_classes_and_connection_counts() {
     let Some(dir) = corpus_dir() else { return };
@@ -128,6 +129,7 @@ fn corpus_exit_classes_and_connection_counts() {
             continue;
         }
         let report = result.unwrap_or_else(|err| panic!("{}: {err}", e.file));
+        crate::lab::assert_blame_sums(&report, &e.file);
         if e.tcp_streams == 0 {
             continue;
         }

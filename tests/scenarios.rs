@@ -38,7 +38,7 @@ fn standard(client: &str, server: &str) -> Scenario {
 }
 
 fn no_retransmissions() -> Value {
-    json!({"timeout": 0, "fast": 0, "spurious": 0, "syn": 0, "window_probe": 0})
+    json!({"timeout": 0, "fast": 0, "spurious": 0, "syn": 0, "window_probe": 0, "inferred": 0})
 }
 
 /// Every field of the standard connection, whatever the link layer.
@@ -367,7 +367,7 @@ fn retransmission_after_timeout() {
     assert_eq!(c["retransmissions"], json!({"client": 0, "server": 1}));
     assert_eq!(
         c["details"]["server"]["retransmission_kinds"],
-        json!({"timeout": 1, "fast": 0, "spurious": 0, "syn": 0, "window_probe": 0})
+        json!({"timeout": 1, "fast": 0, "spurious": 0, "syn": 0, "window_probe": 0, "inferred": 0})
     );
     assert_eq!(c["details"]["server"]["out_of_order"], 0);
     assert_eq!(c["details"]["server"]["duplicate_frames"], 0);
@@ -421,7 +421,7 @@ fn assert_one_fast_retransmission(a: &Analysis, server_packets: u64, server_byte
     let d = &c["details"]["server"];
     assert_eq!(
         d["retransmission_kinds"],
-        json!({"timeout": 0, "fast": 1, "spurious": 0, "syn": 0, "window_probe": 0})
+        json!({"timeout": 0, "fast": 1, "spurious": 0, "syn": 0, "window_probe": 0, "inferred": 0})
     );
     assert_eq!(d["out_of_order"], 0);
     assert_eq!(d["gap_bytes"], 0);

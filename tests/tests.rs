@@ -3,5 +3,6 @@
 mod cli;
 mod corpus;
 mod http_scripts;
+mod lab;
 mod scenarios;
 mod support;

@@ -91,9 +91,14 @@ fn priority(c: Cause) -> u8 {
 /// Attributes every transaction of `conn`.
 pub fn blame_connection(conn: &Connection, txs: &[Transaction], dns: Option<&DnsLink>) -> ConnectionBlame {
     let rtt = rtt::estimate(conn);
+    let timestamps = conn.dir(Side::Client).timestamps && conn.dir(Side::Server).timestamps;
     let mss = [Side::Client, Side::Server].map(|s| {
-        // A sender's segments are bounded by the MSS its peer announced.
-        let announced = conn.dir(s.other()).mss.map(u64::from);
+        // A sender's segments are bounded by the MSS its peer announced,
+        // less 12 bytes per segment when timestamps are on (RFC 7323 §3).
+        let announced = conn
+            .dir(s.other())
+            .mss
+            .map(|m| u64::from(m).saturating_sub(if timestamps { 12 } else { 0 }));
         let seen = conn
             .timeline
             .events
@@ -102,7 +107,11 @@ pub fn blame_connection(conn: &Connection, txs: &[Transaction], dns: Option<&Dns
             .map(|e| e.end - e.start)
             .max()
             .unwrap_or(0);
-        announced.unwrap_or(DEFAULT_MSS).max(seen.min(65_535)).max(1)
+        match announced {
+            // TSO captures show segments larger than the MSS; keep the MSS.
+            Some(m) => m.max(1),
+            None => seen.clamp(1, 65_535).max(if seen == 0 { DEFAULT_MSS } else { 1 }),
+        }
     });
     let vantage = conn.vantage();
     let mut out = ConnectionBlame {
@@ -118,7 +127,8 @@ pub fn blame_connection(conn: &Connection, txs: &[Transaction], dns: Option<&Dns
             conn_id: conn.id,
             tx_index: t.index,
             mss,
-            endpoints: [conn.client.to_string(), conn.server.to_string()],
+            // The client's port is ephemeral: name its host.
+            endpoints: [format!("client {}", conn.client.ip()), format!("server {}", conn.server)],
         };
         let b = blame_transaction(conn, &ctx, t, i == 0, dns, prev_response_end, &mut out.findings);
         if let Some(r) = &t.response {
@@ -168,10 +178,14 @@ fn blame_transaction(
         (None, Some(s)) => s.ts,
         _ => msg_start,
     };
+    // At a sender-side capture the last byte leaves before a lost segment is
+    // resent: the receiver has the response only at the last repair.
+    let delivered = resp.and_then(|m| last_repair(ctx, Side::Server, m.start, m.end));
     let end = resp
         .map(|m| m.end)
         .into_iter()
         .chain(req.map(|m| m.end))
+        .chain(delivered)
         .max()?
         .max(start);
 
@@ -253,14 +267,17 @@ fn blame_transaction(
         if w > 0 {
             wait_claims(conn, ctx, t, wait_start, r.start, r.first_frame, prev_response_end, &mut claims, findings);
         }
-        phases.receive = Some(ph.push(Cause::Transfer, r.end));
-        let (c, f) = stalls::analyze(ctx, Side::Server, r.start, r.end);
+        phases.receive = Some(ph.push(Cause::Transfer, end));
+        let (c, f) = stalls::analyze(ctx, Side::Server, r.start, end);
         claims.extend(c);
         findings.extend(f);
     }
     ph.push(Cause::Unexplained, end);
 
-    let parts_ns = partition(start, end, &ph.base, &claims);
+    let mut parts_ns = partition(start, end, &ph.base, &claims);
+    if let Some(r) = resp {
+        slow_start_by_rate(ctx, conn, t, r.start, end, &mut parts_ns, findings);
+    }
     let total_us = end.as_micros() - start.as_micros();
     let parts_us = round_exact(&parts_ns, total_us);
     let dominant = Cause::ALL
@@ -326,6 +343,138 @@ struct PhaseNs {
     receive: Option<i64>,
 }
 
+/// The last retransmission, after `to`, of bytes `sender` sent in `[from, to]`.
+fn last_repair(ctx: &StallContext<'_>, sender: Side, from: Timestamp, to: Timestamp) -> Option<Timestamp> {
+    let ev = ctx.events;
+    let lo = ev.partition_point(|e| e.ts < from);
+    let hi = ev.partition_point(|e| e.ts <= to).max(lo);
+    let sent = ev[lo..hi].iter().filter(|e| e.side == sender && e.end > e.start);
+    let lo_off = sent.clone().map(|e| e.start).min()?;
+    let hi_off = sent.map(|e| e.end).max()?;
+    ev[hi..]
+        .iter()
+        .take_while(|e| !(e.side != sender && e.end > e.start)) // until the peer speaks again
+        .filter(|e| {
+            e.side == sender
+                && matches!(e.kind, SegKind::FastRetransmit | SegKind::TimeoutRetransmit)
+                && e.start >= lo_off
+                && e.start < hi_off
+        })
+        .map(|e| e.ts)
+        .max()
+}
+
+/// Slow start that pacing hides from the gap rules: the response's plain
+/// transfer time beyond what its bytes need at the bottleneck rate, when the
+/// connection was young or idle (RFC 5681 §3.1 slow start, §4.1 restart
+/// after idle). The bottleneck rate is the fastest the receiver acknowledged
+/// data over any window of at least one RTT on this connection.
+fn slow_start_by_rate(
+    ctx: &StallContext<'_>,
+    conn: &Connection,
+    t: &Transaction,
+    from: Timestamp,
+    to: Timestamp,
+    parts_ns: &mut [i64; 15],
+    findings: &mut Vec<Finding>,
+) {
+    let Some(rtt) = ctx.rtt.full().filter(|r| *r > 0) else {
+        return;
+    };
+    let mss = ctx.mss[Side::Server.index()];
+    let ev = ctx.events;
+    let lo = ev.partition_point(|e| e.ts < from);
+    let hi = ev.partition_point(|e| e.ts <= to).max(lo);
+    let bytes: u64 = ev[lo..hi]
+        .iter()
+        .filter(|e| e.side == Side::Server && e.kind == SegKind::New)
+        .map(|e| e.end - e.start)
+        .sum();
+    if bytes < SLOW_START_MIN_SEGMENTS * mss {
+        return;
+    }
+    // Young: the response starts within a few RTTs of the first data, or
+    // after an idle gap longer than an RTO floor (Linux restarts slow start
+    // after one RTO of idleness).
+    let first_data = ev.iter().find(|e| e.side == Side::Server && e.end > e.start).map(|e| e.ts);
+    let young = first_data.is_some_and(|f| from.since(f) < SLOW_START_YOUNG_RTTS * rtt);
+    let idle_before = ev[..lo]
+        .iter()
+        .rev()
+        .find(|e| e.side == Side::Server && e.end > e.start)
+        .map(|e| from.since(e.ts));
+    let restarted = idle_before.is_some_and(|i| i > rtt.max(MIN_RTO_NS));
+    if !(young || restarted) {
+        return;
+    }
+    let Some(rate) = bottleneck_rate(ev, rtt) else {
+        return;
+    };
+    let ideal = (bytes as f64 / rate * 1e9) as i64;
+    let transfer = parts_ns[Cause::Transfer.index()];
+    let excess = transfer - ideal;
+    if excess <= transfer / 10 || excess <= 0 {
+        return;
+    }
+    parts_ns[Cause::Transfer.index()] -= excess;
+    parts_ns[Cause::SlowStart.index()] += excess;
+    findings.push(Finding {
+        kind: "slow_start",
+        connection: Some(conn.id),
+        transaction: Some(t.index),
+        start: from,
+        duration_ns: excess,
+        frames: vec![t.response.as_ref().map_or(0, |r| r.first_frame)],
+        detail: format!(
+            "{bytes} bytes would take {:.1} ms at the connection's best delivery rate ({:.2} Mbit/s); the transfer took {:.1} ms more while the congestion window grew{}",
+            ns_to_ms(ideal),
+            rate * 8.0 / 1e6,
+            ns_to_ms(excess),
+            if restarted && !young { " again after idle (slow-start restart)" } else { "" }
+        ),
+        confidence: Confidence::Medium,
+        vantage: ctx.vantage,
+        saving_ns: None,
+        recommendation: if restarted && !young {
+            Some("disable slow-start restart after idle (net.ipv4.tcp_slow_start_after_idle=0) on the server".into())
+        } else {
+            Some("reuse warm connections for large responses".into())
+        },
+    });
+}
+
+/// A response shorter than this many segments fits the initial window
+/// (RFC 6928: 10 segments) and has no slow start to speak of.
+const SLOW_START_MIN_SEGMENTS: u64 = 10;
+/// "Young" connection: within this many RTTs of its first data.
+const SLOW_START_YOUNG_RTTS: i64 = 3;
+/// Linux's minimum retransmission timeout (TCP_RTO_MIN, 200 ms): the idle
+/// time after which slow start restarts.
+const MIN_RTO_NS: i64 = 200_000_000;
+
+/// Bytes per second: the most the receiver acknowledged in any window of at
+/// least one RTT.
+fn bottleneck_rate(ev: &[crate::tcp::timeline::SegEvent], rtt: i64) -> Option<f64> {
+    let acks: Vec<(Timestamp, u64)> = ev
+        .iter()
+        .filter(|e| e.side == Side::Client)
+        .filter_map(|e| e.ack.map(|a| (e.ts, a)))
+        .collect();
+    let mut best: Option<f64> = None;
+    let mut i = 0;
+    for j in 0..acks.len() {
+        while i < j && acks[j].0.since(acks[i + 1].0) >= rtt {
+            i += 1;
+        }
+        let dt = acks[j].0.since(acks[i].0);
+        if dt >= rtt && acks[j].1 > acks[i].1 {
+            let r = (acks[j].1 - acks[i].1) as f64 / (dt as f64 / 1e9);
+            best = Some(best.map_or(r, |b: f64| b.max(r)));
+        }
+    }
+    best
+}
+
 /// Claims inside the wait (last request byte → first response byte).
 #[allow(clippy::too_many_arguments)]
 fn wait_claims(
@@ -340,28 +489,40 @@ fn wait_claims(
     findings: &mut Vec<Finding>,
 ) {
     let mut w0 = from;
-    // Head of line: the response could not start before the earlier ones ended.
-    if let Some(prev) = prev_response_end.filter(|p| *p > from && t.pipelined) {
+    // One round trip capture → server → capture belongs to the network (at
+    // a server-side capture it is ~0, so the wait is all server).
+    if let Some(leg) = ctx.rtt.server_leg {
+        let net_end = Timestamp(w0.0.saturating_add(leg)).min(to);
+        claims.push(Claim {
+            cause: Cause::NetworkRtt,
+            start: w0,
+            end: net_end,
+        });
+        w0 = net_end;
+    }
+    // Head of line: even after the round trip, the response could not start
+    // before the earlier responses on the connection had ended.
+    if let Some(prev) = prev_response_end.filter(|p| *p > w0 && t.pipelined) {
         let hol_end = prev.min(to);
         claims.push(Claim {
             cause: Cause::HeadOfLine,
-            start: from,
+            start: w0,
             end: hol_end,
         });
         findings.push(Finding {
             kind: "head_of_line",
             connection: Some(conn.id),
             transaction: Some(t.index),
-            start: from,
-            duration_ns: hol_end.since(from),
+            start: w0,
+            duration_ns: hol_end.since(w0),
             frames: vec![response_frame],
             detail: format!(
-                "pipelined request waited {:.1} ms for earlier responses on the connection",
-                ns_to_ms(hol_end.since(from))
+                "pipelined request waited {:.1} ms beyond the round trip for earlier responses on the connection",
+                ns_to_ms(hol_end.since(w0))
             ),
             confidence: Confidence::High,
             vantage: ctx.vantage,
-            saving_ns: Some(hol_end.since(from)),
+            saving_ns: Some(hol_end.since(w0)),
             recommendation: Some("send independent requests on parallel connections (or HTTP/2)".into()),
         });
         w0 = hol_end;
@@ -371,43 +532,32 @@ fn wait_claims(
     let retrans = ctx
         .events
         .iter()
-        .filter(|e| e.side == Side::Client && e.kind.is_retransmission() && e.ts > w0 && e.ts < to)
+        .filter(|e| e.side == Side::Client && e.kind.is_retransmission() && e.ts > from && e.ts < to)
         .last();
     if let Some(e) = retrans {
         claims.push(Claim {
             cause: Cause::LossRecovery,
-            start: w0,
+            start: from,
             end: e.ts,
         });
         findings.push(Finding {
             kind: "loss_recovery",
             connection: Some(conn.id),
             transaction: Some(t.index),
-            start: w0,
-            duration_ns: e.ts.since(w0),
+            start: from,
+            duration_ns: e.ts.since(from),
             frames: vec![e.frame],
             detail: format!(
                 "request data was retransmitted (frame {}) {:.1} ms into the wait",
                 e.frame,
-                ns_to_ms(e.ts.since(w0))
+                ns_to_ms(e.ts.since(from))
             ),
             confidence: Confidence::High,
             vantage: ctx.vantage,
             saving_ns: None,
             recommendation: None,
         });
-        w0 = e.ts;
-    }
-    // One round trip capture → server → capture belongs to the network; the
-    // rest is the server (exact at a server-side capture, where it is ~0).
-    if let Some(leg) = ctx.rtt.server_leg {
-        let net_end = Timestamp(w0.0.saturating_add(leg)).min(to);
-        claims.push(Claim {
-            cause: Cause::NetworkRtt,
-            start: w0,
-            end: net_end,
-        });
-        w0 = net_end;
+        w0 = w0.max(e.ts);
     }
     let server = to.since(w0);
     if server > 0 {

@@ -107,6 +107,12 @@ fn sender_max_end(events: &[SegEvent], i: usize, sender: Side) -> u64 {
         .unwrap_or(0)
 }
 
+/// A segment Nagle would hold: shorter than the MSS by more than the 40
+/// bytes that SACK options can take from a full-sized segment (RFC 2018).
+fn is_small(len: u64, mss: u64) -> bool {
+    len + 40 < mss
+}
+
 fn carries_data(e: &SegEvent) -> bool {
     e.end > e.start && !matches!(e.kind, SegKind::KeepAlive | SegKind::Duplicate)
 }
@@ -161,6 +167,9 @@ pub fn analyze(
         };
         if next.kind.is_retransmission() || next.kind == SegKind::OutOfOrder || id_skip {
             claims.push(Claim { cause: Cause::LossRecovery, start, end });
+            if matches!(next.kind, SegKind::FastRetransmit | SegKind::TimeoutRetransmit) {
+                continue; // reported by `loss_intervals`
+            }
             let (how, confidence) = if next.kind.is_retransmission() {
                 (
                     match next.kind {
@@ -238,10 +247,10 @@ pub fn analyze(
             // RFC 896: a small segment waits while anything is unacknowledged;
             // with under two segments in flight no congestion window (RFC 5681
             // §3.1: at least 2 MSS) explains the wait, so Nagle does.
-            let nagle_hold = next.len() < mss && in_flight > 0 && in_flight < 2 * mss;
+            let nagle_hold = is_small(next.len(), mss) && in_flight > 0 && in_flight < 2 * mss;
             if excess >= DELAYED_ACK_MIN_EXCESS_NS || nagle_hold {
                 let frames = vec![prev.frame, ack.frame, next.frame];
-                if next.len() < mss && in_flight > 0 {
+                if is_small(next.len(), mss) && in_flight > 0 {
                     claims.push(Claim { cause: Cause::Nagle, start, end });
                     let why = if excess >= DELAYED_ACK_MIN_EXCESS_NS {
                         format!(
@@ -331,6 +340,7 @@ pub fn analyze(
         slow_start_gaps += 1;
         slow_start_ns += gap;
     }
+    loss_intervals(ctx, sender, &data, &mut claims, &mut findings);
     if slow_start_gaps > 0 {
         let first = data.first().map_or(from, |&i| ev[i].ts);
         let initial_window = initial_flight(ev, &data, threshold);
@@ -349,6 +359,56 @@ pub fn analyze(
         ));
     }
     (claims, findings)
+}
+
+/// Each retransmission repairs a loss: from the original's departure (seen
+/// at a sender-side capture) or from the first segment past the hole (seen
+/// at a receiver-side capture) until the repair. Data may flow meanwhile
+/// (SACK recovery), but the message cannot complete before the repair.
+fn loss_intervals(
+    ctx: &StallContext<'_>,
+    sender: Side,
+    data: &[usize],
+    claims: &mut Vec<Claim>,
+    findings: &mut Vec<Finding>,
+) {
+    let ev = ctx.events;
+    for &i in data {
+        let r = &ev[i];
+        if !matches!(r.kind, SegKind::FastRetransmit | SegKind::TimeoutRetransmit) {
+            continue;
+        }
+        let earlier = ev[..i].iter().filter(|e| e.side == sender && carries_data(e));
+        let original = earlier.clone().find(|e| e.start <= r.start && e.end > r.start);
+        let (from, anchor, how) = match original {
+            Some(o) => (o.ts, o.frame, "the original left"),
+            None => match earlier.filter(|e| e.start > r.start).min_by_key(|e| e.ts) {
+                Some(h) => (h.ts, h.frame, "the hole opened"),
+                None => continue,
+            },
+        };
+        let d = r.ts.since(from);
+        if d <= 0 {
+            continue;
+        }
+        claims.push(Claim { cause: Cause::LossRecovery, start: from, end: r.ts });
+        findings.push(finding(
+            ctx,
+            "loss_recovery",
+            from,
+            d,
+            vec![anchor, r.frame],
+            format!(
+                "{} bytes of {} data were retransmitted in frame {} ({}), {:.1} ms after {how} (frame {anchor})",
+                r.len(),
+                sender.as_str(),
+                r.frame,
+                if r.kind == SegKind::FastRetransmit { "fast retransmission" } else { "after a timeout" },
+                ns_to_ms(d)
+            ),
+            Confidence::High,
+        ));
+    }
 }
 
 /// Segments in the first flight (before the first stall).

@@ -64,11 +64,149 @@ pub fn build(summary: &PassSummary, records: &[ConnectionRecord]) -> Report {
             http_connections,
             tls_connections,
             peak_live_connections: summary.peak_live_connections as u64,
+            quality: quality(summary, records),
+            time_by_cause: time_by_cause(&transactions),
+            top_findings: top_findings(&findings),
+            recommendations: recommendations(&findings),
         },
         connections,
         transactions,
         findings,
     }
+}
+
+fn quality(summary: &PassSummary, records: &[ConnectionRecord]) -> QualityOut {
+    use crate::tcp::conn::Vantage;
+    let mut votes = [0u64; 4];
+    for r in records.iter().filter(|r| r.handshake.is_some()) {
+        let i = match r.vantage {
+            Vantage::NearClient => 0,
+            Vantage::NearServer => 1,
+            Vantage::Middle => 2,
+            Vantage::Unknown => 3,
+        };
+        votes[i] += 1;
+    }
+    let names = ["near_client", "near_server", "middle", "unknown"];
+    let best = (0..4).max_by_key(|&i| (votes[i], std::cmp::Reverse(i))).unwrap_or(3);
+    let vantage = if votes.iter().all(|v| *v == 0) { "unknown" } else { names[best] };
+    let handshakes_seen = records.iter().filter(|r| r.handshake.is_some()).count() as u64;
+    let capture_loss_bytes: u64 = records.iter().map(|r| r.dirs.iter().map(|d| d.acked_unseen).sum::<u64>()).sum();
+    let gap_bytes: u64 = records.iter().map(|r| r.dirs.iter().map(|d| d.gap_bytes).sum::<u64>()).sum();
+    let payload: u64 = records.iter().map(|r| r.dirs.iter().map(|d| d.bytes).sum::<u64>()).sum();
+    let d = &summary.decode;
+    let frames_not_analyzed = d.ip_fragments
+        + d.unsupported_link.values().sum::<u64>()
+        + d.malformed.values().sum::<u64>();
+    let truncated = summary.captures.iter().any(|c| c.damage.is_some());
+    let mut reasons = Vec::new();
+    let mut poor = false;
+    if truncated {
+        reasons.push("the file was cut short".to_string());
+    }
+    if capture_loss_bytes > 0 {
+        reasons.push(format!("{capture_loss_bytes} bytes acknowledged but never captured (capture loss)"));
+        poor |= capture_loss_bytes * 100 > payload.max(1);
+    }
+    if gap_bytes > capture_loss_bytes {
+        reasons.push(format!("{} more bytes not captured (snaplen or holes)", gap_bytes - capture_loss_bytes));
+    }
+    if handshakes_seen < records.len() as u64 {
+        reasons.push(format!(
+            "{} of {} connections started before the capture (no handshake: RTT and vantage estimated)",
+            records.len() as u64 - handshakes_seen,
+            records.len()
+        ));
+    }
+    if frames_not_analyzed > 0 {
+        reasons.push(format!("{frames_not_analyzed} frames not analyzed"));
+    }
+    let verdict = if poor {
+        "poor"
+    } else if reasons.is_empty() {
+        "good"
+    } else {
+        "fair"
+    };
+    QualityOut {
+        vantage,
+        handshakes_seen,
+        capture_loss_bytes,
+        gap_bytes,
+        truncated,
+        frames_not_analyzed,
+        verdict,
+        reasons,
+    }
+}
+
+fn blame_values(t: &TransactionOut) -> [f64; 15] {
+    let b = &t.blame_ms;
+    [
+        b.dns, b.connect_rtt, b.syn_retransmit, b.client, b.request_send, b.network_rtt, b.server,
+        b.head_of_line, b.transfer, b.slow_start, b.loss_recovery, b.receive_window, b.nagle,
+        b.delayed_ack, b.unexplained,
+    ]
+}
+
+fn time_by_cause(txs: &[TransactionOut]) -> Vec<CauseTotal> {
+    crate::blame::Cause::ALL
+        .iter()
+        .map(|c| {
+            let mut v: Vec<f64> = txs.iter().map(|t| blame_values(t)[c.index()]).collect();
+            v.sort_by(|a, b| a.total_cmp(b));
+            let pct = |p: f64| -> f64 {
+                if v.is_empty() {
+                    return 0.0;
+                }
+                let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len());
+                v[rank - 1]
+            };
+            let total: f64 = v.iter().sum();
+            CauseTotal {
+                cause: c.key(),
+                total_ms: (total * 1000.0).round() / 1000.0,
+                p50_ms: pct(0.5),
+                p90_ms: pct(0.9),
+                p99_ms: pct(0.99),
+                transactions: v.iter().filter(|x| **x > 0.0).count() as u64,
+            }
+        })
+        .collect()
+}
+
+fn top_findings(findings: &[FindingOut]) -> Vec<FindingOut> {
+    // Sub-millisecond evidence stays in `findings` but is not "top".
+    let mut v: Vec<&FindingOut> = findings.iter().filter(|f| f.duration_us >= 1000).collect();
+    v.sort_by(|a, b| b.duration_us.cmp(&a.duration_us).then(a.start_us.cmp(&b.start_us)));
+    v.into_iter().take(10).cloned().collect()
+}
+
+/// Groups findings that recommend the same change and ranks them by saving.
+fn recommendations(findings: &[FindingOut]) -> Vec<Recommendation> {
+    let mut groups: std::collections::BTreeMap<(String, String), (u64, f64)> = Default::default();
+    for f in findings {
+        if let Some(text) = &f.recommendation {
+            let e = groups.entry((f.kind.clone(), text.clone())).or_insert((0, 0.0));
+            e.0 += 1;
+            e.1 += f.saving_ms.unwrap_or(0.0);
+        }
+    }
+    let mut out: Vec<Recommendation> = groups
+        .into_iter()
+        .map(|((kind, text), (n, saving))| Recommendation {
+            text: if n == 1 {
+                text
+            } else {
+                format!("{text}: {n} × {}, {:.0} ms", kind.replace('_', " "), saving)
+            },
+            kind,
+            occurrences: n,
+            saving_ms: (saving * 1000.0).round() / 1000.0,
+        })
+        .collect();
+    out.sort_by(|a, b| b.saving_ms.total_cmp(&a.saving_ms).then(a.text.cmp(&b.text)));
+    out
 }
 
 /// Serializes a finding; `tx_id` maps a transaction index on the finding's
@@ -228,6 +366,7 @@ fn connection_out(r: &ConnectionRecord, multi: bool) -> ConnectionOut {
                 spurious: d.retrans.spurious,
                 syn: d.retrans.syn,
                 window_probe: d.retrans.window_probe,
+                inferred: d.retrans.inferred,
             },
             out_of_order: d.out_of_order,
             duplicate_frames: d.duplicate_frames,

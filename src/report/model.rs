@@ -130,6 +130,9 @@ pub struct RetransOut {
     pub spurious: u64,
     pub syn: u64,
     pub window_probe: u64,
+    /// Of `timeout`: transmissions inferred from IP ID gaps (tail loss seen
+    /// at the receiver's side), never captured.
+    pub inferred: u64,
 }
 
 #[derive(Serialize, Debug, Clone)]
@@ -294,4 +297,50 @@ pub struct SummaryOut {
     pub http_connections: u64,
     pub tls_connections: u64,
     pub peak_live_connections: u64,
+    pub quality: QualityOut,
+    /// Time by cause over all transactions, in `blame_ms` key order.
+    pub time_by_cause: Vec<CauseTotal>,
+    /// The findings with the most time, at most 10.
+    pub top_findings: Vec<FindingOut>,
+    /// What to change, ranked by estimated saving.
+    pub recommendations: Vec<Recommendation>,
+}
+
+/// How far the capture can be trusted.
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct QualityOut {
+    /// Most common vantage point of connections with a handshake.
+    pub vantage: &'static str,
+    /// Connections whose handshake was captured / all connections.
+    pub handshakes_seen: u64,
+    /// Bytes receivers acknowledged that the capture never saw.
+    pub capture_loss_bytes: u64,
+    /// Bytes never captured (capture loss, snaplen, holes at the end).
+    pub gap_bytes: u64,
+    pub truncated: bool,
+    /// Frames not decoded (unsupported link types, damaged, fragments).
+    pub frames_not_analyzed: u64,
+    /// "good", "fair" or "poor", with the reasons.
+    pub verdict: &'static str,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct CauseTotal {
+    pub cause: &'static str,
+    pub total_ms: f64,
+    /// Percentiles over transactions (nearest rank), including zeros.
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    /// Transactions with a non-zero share of this cause.
+    pub transactions: u64,
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct Recommendation {
+    pub kind: String,
+    pub text: String,
+    pub occurrences: u64,
+    pub saving_ms: f64,
 }

@@ -217,7 +217,182 @@ pub fn capture_line(report: &Report) -> String {
 pub fn warnings(report: &Report) -> String {
     let mut s = String::new();
     for w in &report.warnings {
-        s.push_str(&format!("warning: {} ×{}: {}\n", w.kind, w.count, w.detail));
+        let line = format!("warning: {} ×{}: {}", w.kind, w.count, w.detail);
+        s.push_str(&wrap(&line, 98, "  "));
+        s.push('\n');
     }
     s
+}
+
+/// One character per cause for the breakdown bars (legend printed below).
+const BAR_CHARS: [char; 15] = [
+    'D', 'C', 'S', 'c', 'q', 'n', 'W', 'H', 't', 's', 'L', 'R', 'N', 'A', '?',
+];
+
+/// ANSI colors per cause, used only on a terminal.
+const BAR_COLORS: [u8; 15] = [
+    95, 94, 91, 37, 36, 34, 33, 35, 32, 92, 31, 93, 41, 45, 90,
+];
+
+fn blame_array(t: &TransactionOut) -> [f64; 15] {
+    let b = &t.blame_ms;
+    [
+        b.dns, b.connect_rtt, b.syn_retransmit, b.client, b.request_send, b.network_rtt, b.server,
+        b.head_of_line, b.transfer, b.slow_start, b.loss_recovery, b.receive_window, b.nagle,
+        b.delayed_ack, b.unexplained,
+    ]
+}
+
+/// A bar of `width` cells split by cause (largest remainder).
+fn bar(values: &[f64; 15], width: usize, color: bool) -> String {
+    let total: f64 = values.iter().sum();
+    if total <= 0.0 {
+        return " ".repeat(width);
+    }
+    let mut cells: Vec<(usize, f64, usize)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let exact = v / total * width as f64;
+            (i, exact - exact.floor(), exact.floor() as usize)
+        })
+        .collect();
+    let used: usize = cells.iter().map(|c| c.2).sum();
+    let mut order: Vec<usize> = (0..cells.len()).collect();
+    order.sort_by(|a, b| cells[*b].1.total_cmp(&cells[*a].1));
+    for &i in order.iter().take(width.saturating_sub(used)) {
+        cells[i].2 += 1;
+    }
+    let mut out = String::new();
+    for (i, _, n) in cells {
+        if n == 0 {
+            continue;
+        }
+        if color {
+            out.push_str(&format!("\x1b[{}m{}\x1b[0m", BAR_COLORS[i], "█".repeat(n)));
+        } else {
+            out.extend(std::iter::repeat_n(BAR_CHARS[i], n));
+        }
+    }
+    out
+}
+
+/// The `analyze` view: quality, where the time went, the slowest
+/// transactions with their breakdown, findings and recommendations.
+pub fn analyze(report: &Report, top: usize, color: bool) -> String {
+    let mut s = capture_line(report);
+    s.push('\n');
+    let q = &report.summary.quality;
+    s.push_str(&format!("quality: {}", q.verdict));
+    if !q.reasons.is_empty() {
+        s.push_str(&format!(" ({})", q.reasons.join("; ")));
+    }
+    s.push_str(&format!("; vantage: {}\n", q.vantage.replace('_', " ")));
+    let total: f64 = report.summary.time_by_cause.iter().map(|c| c.total_ms).sum();
+    if report.transactions.is_empty() {
+        s.push_str("\nno HTTP transactions found\n");
+    } else {
+        s.push_str(&format!(
+            "\nWhere the time went ({} transactions, {:.1} ms in all):\n",
+            report.transactions.len(),
+            total
+        ));
+        let mut causes: Vec<_> = report
+            .summary
+            .time_by_cause
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.total_ms > 0.0)
+            .collect();
+        causes.sort_by(|a, b| b.1.total_ms.total_cmp(&a.1.total_ms));
+        for (i, c) in causes {
+            let share = if total > 0.0 { c.total_ms / total } else { 0.0 };
+            let cells = (share * 40.0).round() as usize;
+            let glyph = if color {
+                format!("\x1b[{}m{}\x1b[0m", BAR_COLORS[i], "█".repeat(cells))
+            } else {
+                BAR_CHARS[i].to_string().repeat(cells)
+            };
+            s.push_str(&format!(
+                "  {} {:<15} {:>10.1} ms {:>5.1}%  {}\n",
+                BAR_CHARS[i],
+                c.cause,
+                c.total_ms,
+                share * 100.0,
+                glyph
+            ));
+        }
+        let mut slow: Vec<&TransactionOut> = report.transactions.iter().collect();
+        slow.sort_by(|a, b| b.timings_ms.total.total_cmp(&a.timings_ms.total).then(a.id.cmp(&b.id)));
+        s.push_str(&format!("\nSlowest transactions (top {}):\n", top.min(slow.len())));
+        for t in slow.into_iter().take(top) {
+            let status = t.status.map_or("-".to_string(), |c| c.to_string());
+            s.push_str(&format!(
+                "  {:>4} {:<6} {:<28} {:>3} {:>9.1} ms {} {}\n",
+                t.id,
+                shorten(t.method.as_deref().unwrap_or("-"), 6),
+                target(t, 28),
+                status,
+                t.timings_ms.total,
+                bar(&blame_array(t), 30, color),
+                t.dominant_cause
+            ));
+        }
+        s.push_str("  legend: ");
+        let legend: Vec<String> = crate::blame::Cause::ALL
+            .iter()
+            .map(|c| format!("{}={}", BAR_CHARS[c.index()], c.key()))
+            .collect();
+        s.push_str(&wrap(&legend.join(" "), 88, "          "));
+        s.push('\n');
+    }
+    if !report.summary.top_findings.is_empty() {
+        s.push_str("\nFindings (largest first):\n");
+        for f in &report.summary.top_findings {
+            let line = format!(
+                "{} [{}] conn {}: {}",
+                f.kind,
+                f.confidence,
+                f.connection.map_or("-".to_string(), |c| c.to_string()),
+                f.detail
+            );
+            s.push_str("  - ");
+            s.push_str(&wrap(&line, 94, "    "));
+            s.push('\n');
+        }
+    }
+    if !report.summary.recommendations.is_empty() {
+        s.push_str("\nRecommendations (by estimated saving):\n");
+        for (i, r) in report.summary.recommendations.iter().take(10).enumerate() {
+            s.push_str(&format!("  {}. ", i + 1));
+            s.push_str(&wrap(&r.text, 94, "     "));
+            s.push('\n');
+        }
+    }
+    let w = warnings(report);
+    if !w.is_empty() {
+        s.push('\n');
+        s.push_str(&w);
+    }
+    s
+}
+
+/// Wraps at word boundaries to `width` columns, indenting continuation lines.
+fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = 0usize;
+    for word in text.split(' ') {
+        let n = word.chars().count();
+        if line > 0 && line + 1 + n > width {
+            out.push('\n');
+            out.push_str(indent);
+            line = 0;
+        } else if line > 0 {
+            out.push(' ');
+            line += 1;
+        }
+        out.push_str(word);
+        line += n;
+    }
+    out
 }

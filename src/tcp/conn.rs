@@ -34,6 +34,14 @@ pub const OUT_OF_ORDER_DEFAULT_NS: i64 = 3_000_000;
 /// miss one. We follow Wireshark so counts cross-check.
 pub const FAST_RETRANSMIT_DUPACKS: u32 = 2;
 
+/// IP ID steps of exactly one before a skip is believed (Linux gives each
+/// connection its own counter for DF packets; Windows and some BSDs use a
+/// global counter, which never runs this long without skips).
+const IP_ID_RUN: u32 = 4;
+/// Largest skip read as lost packets (a tail-loss probe and a few RTO
+/// retransmissions).
+const MAX_IP_ID_SKIP: u16 = 8;
+
 /// How the roles were decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RoleSource {
@@ -99,6 +107,10 @@ pub struct Retransmissions {
     pub spurious: u64,
     /// Zero-window probes repeated.
     pub window_probe: u64,
+    /// Of `timeout`: transmissions the capture never saw, inferred from the
+    /// sender's IP ID skipping before a late tail segment (receiver-side
+    /// captures of tail loss).
+    pub inferred: u64,
     /// SYN or SYN/ACK sent again.
     pub syn: u64,
 }
@@ -124,6 +136,9 @@ pub struct Direction {
     /// Highest position sent + 1 (data and FIN).
     pub max_end: u64,
     pub max_end_ts: Timestamp,
+    /// `max_end` and its time before the current segment.
+    prev_max_end: u64,
+    prev_max_end_ts: Timestamp,
     /// When a segment last jumped past `max_end`, leaving a hole below it.
     pub hole_opened: Option<Timestamp>,
     /// Highest cumulative ACK position received from the peer.
@@ -154,6 +169,10 @@ pub struct Direction {
     pub fin: Option<Mark>,
     pub rst: Option<Mark>,
     last_frame_sig: Option<(u16, u32, u32)>,
+    last_ip_id: Option<u16>,
+    /// Consecutive +1 steps of the IP ID (a per-connection counter, as
+    /// Linux uses for DF packets); `None` before the first packet.
+    ip_id_run: Option<u32>,
     pub reasm: Reassembler,
 }
 
@@ -166,6 +185,32 @@ impl Direction {
                 let p = u.unwrap(raw);
                 self.unwrap = Some(u);
                 p
+            }
+        }
+    }
+
+    /// Packets of this sender the capture missed, judged from the IP ID, when
+    /// the IDs have been strictly sequential (at least [`IP_ID_RUN`] steps).
+    fn ip_id_skip(&mut self, id: Option<u16>) -> u16 {
+        let Some(id) = id else { return 0 };
+        let prev = self.last_ip_id.replace(id);
+        let Some(prev) = prev else {
+            self.ip_id_run = Some(0);
+            return 0;
+        };
+        let step = id.wrapping_sub(prev);
+        match (self.ip_id_run, step) {
+            (Some(n), 1) => {
+                self.ip_id_run = Some(n + 1);
+                0
+            }
+            (Some(n), 2..=MAX_IP_ID_SKIP) if n >= IP_ID_RUN => step - 1,
+            (_, 0) => 0,
+            // Not a counter step (a SYN/ACK with ID 0, another host's
+            // counter): start counting again.
+            _ => {
+                self.ip_id_run = Some(0);
+                0
             }
         }
     }
@@ -376,9 +421,11 @@ impl Connection {
             self.dirs[s].window = seg.window as u64;
         }
 
+        let unseen_packets = self.dirs[s].ip_id_skip(seg.ip_id);
         let len = seg.seg_len as u64;
         let kind = if len > 0 {
-            self.on_data(seg, side, pos, here)
+            let k = self.on_data(seg, side, pos, here);
+            self.infer_tail_loss(k, side, pos, unseen_packets, here)
         } else {
             SegKind::Control
         };
@@ -527,6 +574,24 @@ impl Connection {
         let _ = s;
     }
 
+    /// A new segment at the end of the data, arriving after a pause, right
+    /// after packets of the sender the capture never saw: the missed packets
+    /// were this segment's earlier transmissions, lost before the capture
+    /// point (tail loss seen from the receiver's side).
+    fn infer_tail_loss(&mut self, kind: SegKind, side: Side, pos: u64, unseen: u16, here: Mark) -> SegKind {
+        let ooo = self.ooo_window();
+        let d = &mut self.dirs[side.index()];
+        if kind != SegKind::New || unseen == 0 || d.prev_max_end != pos {
+            return kind;
+        }
+        if here.ts.since(d.prev_max_end_ts) < ooo {
+            return kind;
+        }
+        d.retrans.timeout += unseen as u64;
+        d.retrans.inferred += unseen as u64;
+        SegKind::TimeoutRetransmit
+    }
+
     fn on_data(&mut self, seg: &Segment<'_>, side: Side, pos: u64, here: Mark) -> SegKind {
         let s = side.index();
         let r = side.other().index();
@@ -536,6 +601,8 @@ impl Connection {
         let peer_window = self.dirs[r].window;
         let d = &mut self.dirs[s];
         d.bytes += len;
+        d.prev_max_end = d.max_end;
+        d.prev_max_end_ts = d.max_end_ts;
         let first = d.max_end == 0 && d.unique_bytes == 0;
         let kind;
         if first || pos >= d.max_end {
