@@ -3,7 +3,7 @@
 //! Role in the pipeline: the TCP layer feeds each reassembled direction of a
 //! connection, as [`StreamItem`]s, to one [`HttpConversation`]. It classifies
 //! the connection by content (not port), runs one
-//! [`MessageReader`](crate::http::reader::MessageReader) per direction and
+//! [`MessageReader`] per direction and
 //! pairs requests with responses ([`crate::http::pairing`]). [`finish`]
 //! returns the [`Transaction`]s, in connection order, with per-message timing.
 //!
@@ -11,10 +11,17 @@
 //! ([`crate::http::sniff`]): a request line or `HTTP/1.` makes the connection
 //! HTTP (whichever side carries request lines is the requester; if that is the
 //! TCP server, anomaly `http_roles_flipped`), `16 03` makes it TLS. Bytes that
-//! are neither park that direction; the connection is `Unknown` once both
-//! directions are parked (or one is parked and the other ended silently). A
-//! parked direction of an HTTP connection (say, a capture that starts in the
-//! middle of a request body) resynchronizes after its next LF.
+//! are neither park that direction; while it has sent fewer than
+//! [`MAX_PARKED_BYTES`], the start of each later chunk is sniffed again (so
+//! HTTP after a SOCKS handshake is found). The connection is `Unknown` once
+//! both directions are parked beyond that budget or ended (so `protocol()`
+//! stays `None` meanwhile). A parked direction of an HTTP connection (say, a
+//! capture that starts in the middle of a request body) resynchronizes at its
+//! next chunk start or after its next LF.
+//!
+//! Extras beyond the pipeline's needs: [`HttpConversation::tunnel_bytes`]
+//! (bytes after a 101 / CONNECT switch) and
+//! [`HttpConversation::buffered_bytes`] (memory held, for bound checks).
 //!
 //! Invariants: no panic on any input; memory per connection is bounded by the
 //! head cap per direction, [`MAX_PROBE_BYTES`] per undecided direction, and
@@ -24,8 +31,9 @@
 //! [`finish`]: HttpConversation::finish
 
 use crate::anomaly::Anomaly;
-use crate::http::pairing::Pairing;
-use crate::http::reader::{MessageReader, StartMode};
+use crate::http::pairing::{Pairing, Switch};
+use crate::http::reader::MessageReader;
+use crate::http::reader::Sink as _;
 use crate::http::sniff::{self, Sniff, MAX_PROBE_BYTES};
 use crate::http::Role;
 use crate::stream::{Chunk, EndReason, Side, StreamItem};
@@ -43,6 +51,14 @@ pub struct HttpLimits {
     /// Most header fields kept per message (all are used for framing).
     pub max_headers_kept: usize,
 }
+
+/// Bytes of a direction judged not HTTP after which its later chunk starts are
+/// no longer sniffed (and the connection can be settled as `Unknown`).
+///
+/// Source: proxy handshakes that precede HTTP on the same connection (SOCKS4/5,
+/// RFC 1928: a few hundred bytes at most). Trade-off: a non-HTTP connection
+/// stays undecided until this many bytes per direction (or its end).
+pub const MAX_PARKED_BYTES: u64 = 4096;
 
 /// Default head cap, 64 KiB.
 ///
@@ -85,12 +101,14 @@ pub enum Protocol {
 pub struct Message {
     /// Frame of the chunk holding the first byte.
     pub first_frame: u64,
-    /// Frame that made the last byte contiguous.
+    /// Frame that made the last byte contiguous (the FIN's frame for a
+    /// close-delimited body).
     pub last_frame: u64,
     /// `first_seen` of the chunk holding the first byte.
     pub start: Timestamp,
     /// `ts` of the chunk holding the last byte (the head's final LF for a
-    /// bodiless message; the last byte seen for a cut one).
+    /// bodiless message; the FIN for a close-delimited body; the last byte
+    /// seen for a cut one).
     pub end: Timestamp,
     /// Wire bytes of the head, empty line included.
     pub head_bytes: u64,
@@ -165,8 +183,12 @@ impl OwnedChunk {
 /// Classification state of one direction.
 #[derive(Clone, Debug, Default)]
 struct Probe {
-    /// Set once the direction's first bytes were judged `Other`.
+    /// Set once the direction's bytes were judged `Other`; they are dropped
+    /// until a later chunk start (within [`MAX_PARKED_BYTES`]) or the other
+    /// direction shows HTTP.
     parked: bool,
+    /// Bytes judged `Other` so far.
+    parked_bytes: u64,
     /// First bytes, at most [`MAX_PROBE_BYTES`].
     prefix: Vec<u8>,
     /// Chunks held until the verdict (their total is under the prefix cap).
@@ -255,12 +277,7 @@ impl HttpConversation {
     /// Finalize: close every open message (reason from the End items seen, or
     /// `end_of_capture`), return results.
     pub fn finish(mut self) -> ConversationResult {
-        if self.protocol.is_none()
-            && self
-                .probes
-                .iter()
-                .any(|p| p.parked || !p.prefix.is_empty())
-        {
+        if self.protocol.is_none() && self.probes.iter().any(|p| p.parked || !p.prefix.is_empty()) {
             self.protocol = Some(Protocol::Unknown);
         }
         if self.protocol == Some(Protocol::Http) {
@@ -300,10 +317,32 @@ impl HttpConversation {
         if let Some(reader) = self.readers[side.index()].as_mut() {
             reader.push(item, &mut self.pairing);
         }
-        if self.pairing.take_tunnel_switch() {
+        let Some(switch) = self.pairing.take_switch() else {
+            return;
+        };
+        let follower = match switch {
+            Switch::Connect | Switch::Upgrade => Role::Request,
+            Switch::TunnelCarriesHttp => Role::Response,
+        };
+        for reader in self.readers.iter_mut().flatten() {
+            if reader.role() != follower {
+                continue;
+            }
+            match switch {
+                Switch::Upgrade => reader.enter_tunnel(),
+                Switch::Connect => {
+                    if reader.enter_tunnel_probing() {
+                        // The client was already sending HTTP in the tunnel.
+                        self.pairing.tunnel_carries_http();
+                    }
+                }
+                Switch::TunnelCarriesHttp => reader.leave_tunnel(),
+            }
+        }
+        if let Some(Switch::TunnelCarriesHttp) = self.pairing.take_switch() {
             for reader in self.readers.iter_mut().flatten() {
-                if reader.role() == Role::Request {
-                    reader.enter_tunnel();
+                if reader.role() == Role::Response {
+                    reader.leave_tunnel();
                 }
             }
         }
@@ -313,7 +352,14 @@ impl HttpConversation {
         let probe = &mut self.probes[side.index()];
         match item {
             StreamItem::Data(chunk) => {
-                if probe.parked || chunk.bytes.is_empty() {
+                if probe.parked {
+                    if probe.parked_bytes >= MAX_PARKED_BYTES {
+                        return;
+                    }
+                    // Within the budget, each chunk start is sniffed afresh.
+                    probe.parked = false;
+                }
+                if chunk.bytes.is_empty() {
                     return;
                 }
                 let room = MAX_PROBE_BYTES.saturating_sub(probe.prefix.len());
@@ -329,8 +375,11 @@ impl HttpConversation {
                     }),
                     Sniff::Tls => self.settle(Protocol::Tls),
                     Sniff::Other => {
+                        let held: usize = probe.pending.iter().map(|c| c.bytes.len()).sum();
+                        let judged = held.saturating_add(chunk.bytes.len()) as u64;
                         *probe = Probe {
                             parked: true,
+                            parked_bytes: probe.parked_bytes.saturating_add(judged),
                             ..Probe::default()
                         };
                         self.settle_if_unknown();
@@ -342,13 +391,17 @@ impl HttpConversation {
             StreamItem::Gap { .. } => {
                 // Undecided bytes before a hole say nothing; start over after it.
                 if !probe.parked {
-                    *probe = Probe::default();
+                    *probe = Probe {
+                        parked_bytes: probe.parked_bytes,
+                        ..Probe::default()
+                    };
                 }
             }
             StreamItem::End { .. } => {
                 if !probe.prefix.is_empty() {
                     *probe = Probe {
                         parked: true,
+                        parked_bytes: probe.parked_bytes,
                         ..Probe::default()
                     };
                 }
@@ -362,11 +415,13 @@ impl HttpConversation {
         self.probes = [Probe::default(), Probe::default()];
     }
 
-    /// Unknown once neither direction can still turn out to be HTTP.
+    /// Unknown once neither direction can still turn out to be HTTP: each
+    /// has ended or is parked beyond its budget, and bytes were seen.
     fn settle_if_unknown(&mut self) {
-        let parked = |i: usize| self.probes[i].parked;
-        let hopeless = |i: usize| parked(i) || (self.ends[i].is_some() && self.probes[i].prefix.is_empty());
-        if (parked(0) || parked(1)) && hopeless(0) && hopeless(1) {
+        let spent = |p: &Probe| p.parked && p.parked_bytes >= MAX_PARKED_BYTES;
+        let hopeless = |i: usize| spent(&self.probes[i]) || self.ends[i].is_some();
+        let seen = self.probes.iter().any(|p| p.parked);
+        if seen && hopeless(0) && hopeless(1) {
             self.settle(Protocol::Unknown);
         }
     }
@@ -378,24 +433,17 @@ impl HttpConversation {
             Side::Server => Role::Response,
         };
         if role != expected {
-            let detail = format!(
-                "{} side (TCP {}) carries {}s",
-                side.as_str(),
-                side.as_str(),
-                role.as_str()
-            );
-            self.pairing.note(Anomaly::new("http_roles_flipped", detail));
+            let detail = format!("the TCP {} sends {}s", side.as_str(), role.as_str());
+            self.pairing
+                .note(Anomaly::new("http_roles_flipped", detail));
         }
         self.protocol = Some(Protocol::Http);
         let other = side.other();
         let max_head = self.limits.max_head_bytes;
-        let other_mode = if self.probes[other.index()].parked {
-            StartMode::Lost
-        } else {
-            StartMode::Probe
-        };
-        self.readers[side.index()] = Some(MessageReader::new(side, role, StartMode::Probe, max_head));
-        self.readers[other.index()] = Some(MessageReader::new(other, role.other(), other_mode, max_head));
+        // Both readers probe their next chunk start (a parked direction's
+        // bytes so far were judged not to start a message).
+        self.readers[side.index()] = Some(MessageReader::new(side, role, max_head));
+        self.readers[other.index()] = Some(MessageReader::new(other, role.other(), max_head));
         let probes = std::mem::take(&mut self.probes);
         // The other side's held bytes arrived earlier than this item.
         let [client_probe, server_probe] = probes;
@@ -411,3 +459,7 @@ impl HttpConversation {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "http/conversation_tests.rs"]
+mod tests;

@@ -65,14 +65,26 @@ pub enum Progress {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     /// In the hex size; `digits` counts digits seen.
-    Size { value: u64, digits: u32 },
+    Size {
+        value: u64,
+        digits: u32,
+    },
     /// Whitespace after the size.
-    SizeWs { value: u64 },
+    SizeWs {
+        value: u64,
+    },
     /// In `;ext...`; `len` bytes so far.
-    Ext { value: u64, len: u32 },
+    Ext {
+        value: u64,
+        len: u32,
+    },
     /// After CR of the size line.
-    SizeLf { value: u64 },
-    Data { remaining: u64 },
+    SizeLf {
+        value: u64,
+    },
+    Data {
+        remaining: u64,
+    },
     /// Expecting the CR (or bare LF) after chunk data.
     DataCr,
     DataLf,
@@ -325,7 +337,7 @@ mod tests {
 
     #[test]
     fn bare_lf_and_no_trailers() {
-        assert_eq!(run(&[b"3\nabc\n0\n\n"]), (10, Progress::Done, 3));
+        assert_eq!(run(&[b"3\nabc\n0\n\n"]), (9, Progress::Done, 3));
         assert_eq!(run(&[b"0\r\n\r\n"]), (5, Progress::Done, 0));
     }
 
@@ -343,10 +355,19 @@ mod tests {
         assert_eq!(run(&[b"\r\n"]).1, Progress::Failed(ChunkError::BadSize));
         assert_eq!(run(&[b"zz\r\n"]).1, Progress::Failed(ChunkError::BadSize));
         assert_eq!(run(&[b"2\rx"]).1, Progress::Failed(ChunkError::BadLineEnd));
-        assert_eq!(run(&[b"2\r\nabc"]).1, Progress::Failed(ChunkError::BadLineEnd));
-        assert_eq!(run(&[b"0\r\n\rx"]).1, Progress::Failed(ChunkError::BadLineEnd));
+        assert_eq!(
+            run(&[b"2\r\nabc"]).1,
+            Progress::Failed(ChunkError::BadLineEnd)
+        );
+        assert_eq!(
+            run(&[b"0\r\n\rx"]).1,
+            Progress::Failed(ChunkError::BadLineEnd)
+        );
         let mut long_ext = b"1;".to_vec();
-        long_ext.extend(std::iter::repeat_n(b'x', MAX_CHUNK_EXTENSION_BYTES as usize + 1));
+        long_ext.extend(std::iter::repeat_n(
+            b'x',
+            MAX_CHUNK_EXTENSION_BYTES as usize + 1,
+        ));
         assert_eq!(
             run(&[&long_ext]).1,
             Progress::Failed(ChunkError::ExtensionTooLong)
@@ -363,7 +384,10 @@ mod tests {
     fn failed_decoder_stays_failed() {
         let mut d = ChunkedDecoder::new();
         assert_eq!(d.feed(b"x").1, Progress::Failed(ChunkError::BadSize));
-        assert_eq!(d.feed(b"0\r\n\r\n"), (0, Progress::Failed(ChunkError::BadSize)));
+        assert_eq!(
+            d.feed(b"0\r\n\r\n"),
+            (0, Progress::Failed(ChunkError::BadSize))
+        );
     }
 
     #[test]

@@ -309,12 +309,18 @@ mod tests {
             "GET",
             &[("Transfer-Encoding", "chunked"), ("Content-Length", "5")],
         );
-        assert_eq!((d.framing, d.anomalies), (Framing::Chunked, vec!["te_and_cl"]));
+        assert_eq!(
+            (d.framing, d.anomalies),
+            (Framing::Chunked, vec!["te_and_cl"])
+        );
         let d = request_framing(&fields(&[
             ("Content-Length", "5"),
             ("Transfer-Encoding", "chunked"),
         ]));
-        assert_eq!((d.framing, d.anomalies), (Framing::Chunked, vec!["te_and_cl"]));
+        assert_eq!(
+            (d.framing, d.anomalies),
+            (Framing::Chunked, vec!["te_and_cl"])
+        );
     }
 
     // Rule 3/4: a coding without chunked last: responses until close,
@@ -356,7 +362,11 @@ mod tests {
         assert_eq!(d.framing, Framing::Length(5));
         // Repeated identical values are fine.
         assert_eq!(
-            resp(200, "GET", &[("Content-Length", "5, 5"), ("content-length", "5")]),
+            resp(
+                200,
+                "GET",
+                &[("Content-Length", "5, 5"), ("content-length", "5")]
+            ),
             only(Framing::Length(5))
         );
     }
@@ -422,6 +432,9 @@ mod tests {
         ]);
         assert_eq!(s.host.as_deref(), Some("example.com"));
         assert!(s.expect_continue);
-        assert_eq!(fields(&[("Content-Length", "")]).content_length, ContentLength::Invalid);
+        assert_eq!(
+            fields(&[("Content-Length", "")]).content_length,
+            ContentLength::Invalid
+        );
     }
 }

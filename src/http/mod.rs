@@ -11,12 +11,15 @@
 //! Submodules: [`sniff`] (classification by content), [`parse`] (nom
 //! complete-mode parsers of a head already known to be complete), [`framing`]
 //! (the RFC 9112 §6.3 body-length decision), [`chunked`] (byte-stepped chunked
-//! decoder), [`reader`] (per-direction incremental state machine), [`pairing`].
+//! decoder), [`reader`] (per-direction incremental state machine), [`events`]
+//! (what a reader reports), [`pairing`].
 //!
 //! # Invariants
 //!
 //! - Bytes are parsed incrementally, never per packet, and the results (apart
-//!   from the timestamps taken from chunks) do not depend on chunk boundaries.
+//!   from the timestamps taken from chunks) do not depend on chunk boundaries,
+//!   with one documented exception: resynchronization of a lost direction
+//!   (below) also probes chunk starts.
 //! - Only a partial head is ever buffered, never more than
 //!   `HttpLimits::max_head_bytes`; bodies are counted, not stored. Each head is
 //!   scanned once for its end and parsed once.
@@ -38,9 +41,18 @@
 //! | 7 | request with neither                            | none                         |
 //! | 8 | response with neither                           | until close                  |
 //!
-//! A close-delimited response ended by FIN is complete; ended by RST or by the
-//! end of the capture it is reported incomplete. HTTP/0.9 simple requests
-//! (`GET /path` with no version) get a head-less response that runs until close.
+//! A close-delimited response ended by FIN is complete and ends at the FIN
+//! (only then is it known to be complete, as in Wireshark); ended by RST or by
+//! the end of the capture it is reported incomplete. A 2xx to CONNECT whose
+//! client then sends a request line carries plain HTTP, which is parsed (as
+//! libhtp does); anything else is tunnel data.
+//!
+//! Request lines are read leniently, as Wireshark does: the version is the
+//! last word and the target everything between (scanners send spaces), a
+//! damaged `HTTP/…` version is tolerated (`http_bad_request_version`), and a
+//! registered method alone on its line is a request without target. `GET
+//! /path` with no version is an HTTP/0.9 simple request; its response is
+//! head-less and runs until close, unless it starts with a status line.
 //!
 //! # Gaps and resynchronization
 //!
@@ -49,21 +61,28 @@
 //! - A gap inside a head, or one that swallows chunk framing, cuts the message
 //!   (`gap_in_head` / `gap_in_framing`) and the direction is *lost*.
 //! - A lost direction resynchronizes only at a *candidate position*: the first
-//!   byte after a gap, or the byte after any LF. At a candidate, a request
-//!   direction accepts a plausible request line (a known method, SP, and a
-//!   target starting with `/`, `*`, `[` or an alphanumeric; or any upper-case
-//!   token, SP, target, SP, `HTTP/`) and a response direction accepts a
-//!   plausible status line (`HTTP/1.x NNN`); see [`sniff`]. Candidates do not
-//!   depend on chunk boundaries, so neither does resynchronization.
+//!   byte after a gap, the byte after any LF, or the first byte of a later
+//!   chunk (senders usually start a message in a new segment; this is the one
+//!   rule that depends on chunk boundaries). At a candidate, a request
+//!   direction accepts a plausible request line (a registered method, spaces
+//!   and a visible byte; or any upper-case token, SP, target, SP, `HTTP/`)
+//!   and a response direction a plausible status line (`HTTP/1.x NNN`); see
+//!   [`sniff`]. Only the candidate's first line is buffered while probing.
 //! - A request head lost to a gap still yields a transaction (partial request,
-//!   `gap_in_head`) so that the response that follows pairs with it rather
-//!   than with the next request (as Zeek does, responses keep being parsed).
+//!   `gap_in_head`, with method and target when its first line survived) so
+//!   that the response that follows pairs with it rather than with the next
+//!   request (as Zeek does, responses keep being parsed).
+//! - A gap on the response side between two responses (or one that runs past
+//!   the end of a body) holds the start of the next response: the oldest
+//!   pending request is marked `gap_in_head` without a response, so the
+//!   responses after it still pair with their own requests.
 //!
 //! Governing RFCs: RFC 9110 (semantics: 1xx, 100-continue, CONNECT, Upgrade),
 //! RFC 9112 (HTTP/1.1 message syntax, framing, persistence), RFC 1945 (HTTP/1.0
 //! and the 0.9 simple request).
 
 pub mod chunked;
+pub mod events;
 pub mod framing;
 pub mod pairing;
 pub mod parse;

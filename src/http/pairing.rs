@@ -12,6 +12,8 @@
 //!   transaction (`no_request`), placed where it appeared.
 //! - A request head lost to a gap (or cut) still becomes a transaction, so
 //!   the response that follows pairs with it and not with the next request.
+//!   Likewise a response whose start fell into a gap between responses
+//!   consumes the oldest pending request (`gap_in_head`, no response).
 //! - `pipelined`: the request's first byte came before the previous request's
 //!   response had ended (not yet complete, or completed later in time).
 //! - At most `max_pending_requests` wait for a response; beyond that the
@@ -26,9 +28,10 @@
 
 use crate::anomaly::Anomaly;
 use crate::http::framing::{self, ContentLength, Framing, HeaderSummary, Persistence};
-use crate::http::parse::{Head, RequestLine, StartLine, Version};
+use crate::http::parse::{Head, RequestLine, StartLine};
 use crate::http::reader::{Cut, HeadEvent, HeadKind, MessageEnd, Sink, Span};
 use crate::http::Role;
+use crate::time::Timestamp;
 use crate::transaction::{HttpLimits, Message, Transaction};
 
 /// Most anomalies kept per connection; further ones are only counted.
@@ -43,6 +46,18 @@ pub const MAX_ANOMALIES: usize = 1024;
 /// Source: our bound; real servers send one or two (100, 103). A longer run
 /// is reported as `too_many_interim_responses`.
 pub const MAX_INTERIM: usize = 16;
+
+/// A change of the connection's protocol that the other direction must follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Switch {
+    /// 2xx to CONNECT: a tunnel, which may itself carry plain HTTP (as
+    /// libhtp does, the client's first tunnel bytes are probed).
+    Connect,
+    /// 101 Switching Protocols: another protocol from now on.
+    Upgrade,
+    /// The CONNECT tunnel turned out to carry HTTP: parse responses again.
+    TunnelCarriesHttp,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Slot {
@@ -78,7 +93,7 @@ pub struct Pairing {
     current: [Option<Current>; 2],
     anomalies: Vec<Anomaly>,
     dropped_anomalies: u64,
-    tunnel_switch: bool,
+    switch: Option<Switch>,
     close_announced: bool,
     pending_cap_reported: bool,
 }
@@ -119,7 +134,11 @@ fn new_message(span: Span, head_bytes: u64) -> Message {
 /// The authority of an absolute-form target (`http://host:port/...`).
 fn absolute_authority(target: &str) -> Option<&str> {
     let (scheme, rest) = target.split_once("://")?;
-    if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) {
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    {
         return None;
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
@@ -156,15 +175,15 @@ impl Pairing {
             current: [None, None],
             anomalies: Vec::new(),
             dropped_anomalies: 0,
-            tunnel_switch: false,
+            switch: None,
             close_announced: false,
             pending_cap_reported: false,
         }
     }
 
-    /// True once after a response switched the connection to a tunnel.
-    pub fn take_tunnel_switch(&mut self) -> bool {
-        std::mem::take(&mut self.tunnel_switch)
+    /// A protocol switch the other direction has to follow, once.
+    pub fn take_switch(&mut self) -> Option<Switch> {
+        self.switch.take()
     }
 
     /// Adds an anomaly (also usable by the conversation).
@@ -186,7 +205,10 @@ impl Pairing {
     /// The transactions in connection order, and the anomalies.
     pub fn finish(mut self) -> (Vec<Transaction>, Vec<Anomaly>) {
         if self.dropped_anomalies > 0 {
-            let detail = format!("{} more anomalies on this connection", self.dropped_anomalies);
+            let detail = format!(
+                "{} more anomalies on this connection",
+                self.dropped_anomalies
+            );
             self.anomalies
                 .push(Anomaly::new("http_anomalies_dropped", detail));
         }
@@ -210,16 +232,12 @@ impl Pairing {
         (txs, self.anomalies)
     }
 
-    fn is_pipelined(&self, start: crate::time::Timestamp) -> bool {
+    fn is_pipelined(&self, start: Timestamp) -> bool {
         let Some(prev) = self.entries.iter().rev().find(|e| e.tx.request.is_some()) else {
             return false;
         };
-        let done_before = prev.response_done
-            && prev
-                .tx
-                .response
-                .as_ref()
-                .is_some_and(|r| r.end <= start);
+        let done_before =
+            prev.response_done && prev.tx.response.as_ref().is_some_and(|r| r.end <= start);
         !done_before
     }
 
@@ -264,13 +282,18 @@ impl Pairing {
         self.next_response
     }
 
-    fn request_tx(&self, line: Option<&RequestLine>, summary: Option<&HeaderSummary>, span: Span) -> Transaction {
+    fn request_tx(
+        &self,
+        line: Option<&RequestLine>,
+        summary: Option<&HeaderSummary>,
+        span: Span,
+    ) -> Transaction {
         let mut tx = empty_tx();
         if let Some(line) = line {
             tx.method = Some(line.method.clone());
-            tx.uri = Some(line.target.clone());
+            tx.uri = (!line.target.is_empty()).then(|| line.target.clone());
             tx.host = request_host(line, summary);
-            tx.version = Some(line.version.label());
+            tx.version = line.version_label();
         }
         tx.pipelined = self.is_pipelined(span.start);
         tx
@@ -281,7 +304,7 @@ impl Pairing {
             return Framing::NoBody;
         };
         let summary = framing::summarize(&head.fields);
-        let simple = line.version == Version::HTTP_09;
+        let simple = line.is_simple();
         let decision = if simple {
             framing::Decision {
                 framing: Framing::NoBody,
@@ -294,7 +317,8 @@ impl Pairing {
         if self.close_announced {
             self.note_kinds(&["request_after_connection_close"], Role::Request, span);
         }
-        if framing::persistence(line.version, &summary) == Persistence::Close {
+        let version = line.known_version();
+        if version.is_some_and(|v| framing::persistence(v, &summary) == Persistence::Close) {
             self.close_announced = true;
         }
         let mut tx = self.request_tx(Some(line), Some(&summary), span);
@@ -335,10 +359,7 @@ impl Pairing {
         };
         let summary = framing::summarize(&head.fields);
         let idx = self.response_entry();
-        let method = self
-            .entries
-            .get(idx)
-            .and_then(|e| e.tx.method.clone());
+        let method = self.entries.get(idx).and_then(|e| e.tx.method.clone());
         let decision = framing::response_framing(line.code, method.as_deref(), &summary);
         self.note_kinds(&decision.anomalies, Role::Response, span);
         let interim = (100..200).contains(&line.code) && line.code != 101;
@@ -362,7 +383,11 @@ impl Pairing {
                 tx.response = Some(message);
                 if decision.framing == Framing::Tunnel {
                     tx.tunnel = true;
-                    self.tunnel_switch = true;
+                    self.switch = Some(if line.code == 101 {
+                        Switch::Upgrade
+                    } else {
+                        Switch::Connect
+                    });
                 }
             }
         }
@@ -393,7 +418,12 @@ impl Pairing {
     }
 
     /// A head that never completed becomes a (partial) message.
-    fn cut_partial(&mut self, role: Role, partial: crate::http::reader::PartialHead, reason: String) {
+    fn cut_partial(
+        &mut self,
+        role: Role,
+        partial: crate::http::reader::PartialHead,
+        reason: String,
+    ) {
         let span = partial.span;
         let message = new_message(span, partial.head_bytes);
         match (role, partial.start) {
@@ -405,7 +435,7 @@ impl Pairing {
                 let mut tx = self.request_tx(line, None, span);
                 tx.request = Some(message);
                 tx.incomplete = Some(reason);
-                let simple = line.is_some_and(|l| l.version == Version::HTTP_09);
+                let simple = line.is_some_and(RequestLine::is_simple);
                 self.push_request(tx, simple);
             }
             (Role::Response, Some(StartLine::Status(line)))
@@ -514,6 +544,32 @@ impl Sink for Pairing {
 
     fn anomaly(&mut self, anomaly: Anomaly) {
         self.note(anomaly);
+    }
+
+    fn response_start_lost(&mut self, ts: Timestamp, frame: u64) {
+        // Only a pending request can lose its response this way; without one
+        // the hole was not (known to be) a response.
+        let Some(entry) = self.entries.get_mut(self.next_response) else {
+            return;
+        };
+        if entry.tx.request.as_ref().is_none_or(|r| r.start > ts) {
+            return;
+        }
+        entry
+            .tx
+            .incomplete
+            .get_or_insert_with(|| "gap_in_head".to_owned());
+        entry.response_done = true;
+        let detail = format!(
+            "response to transaction {} lost in a gap (frame {frame})",
+            self.next_response
+        );
+        self.next_response = self.next_response.saturating_add(1);
+        self.note(Anomaly::new("gap_in_http_head", detail));
+    }
+
+    fn tunnel_carries_http(&mut self) {
+        self.switch = Some(Switch::TunnelCarriesHttp);
     }
 
     fn simple_response_expected(&self) -> bool {

@@ -17,8 +17,10 @@
 //! requests).
 
 use nom::bytes::complete::{tag, take_till1, take_while, take_while1, take_while_m_n};
-use nom::combinator::{eof, opt, rest};
+use nom::combinator::{eof, rest};
 use nom::{IResult, Parser};
+
+use crate::http::sniff::KNOWN_METHODS;
 
 /// Longest request target kept, in characters; longer targets are cut.
 ///
@@ -45,14 +47,45 @@ impl Version {
     }
 }
 
+/// The version field of a request line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestVersion {
+    Http(Version),
+    /// No version: an HTTP/0.9 simple request if the method is GET.
+    Missing,
+    /// Something that is not `HTTP/d.d` (e.g. `HTTP/1.`); tolerated.
+    Malformed,
+}
+
 /// A parsed request line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestLine {
     pub method: String,
     /// As on the wire (lossy UTF-8), cut at [`MAX_URI_CHARS`].
     pub target: String,
-    /// [`Version::HTTP_09`] for a simple request.
-    pub version: Version,
+    pub version: RequestVersion,
+}
+
+impl RequestLine {
+    /// An HTTP/0.9 simple request (RFC 1945 §4.1: `GET` SP target, nothing
+    /// more); the message is this one line.
+    pub fn is_simple(&self) -> bool {
+        self.version == RequestVersion::Missing && self.method == "GET" && !self.target.is_empty()
+    }
+
+    /// The version, `HTTP/0.9` for a simple request, None when unknown.
+    pub fn known_version(&self) -> Option<Version> {
+        match self.version {
+            RequestVersion::Http(v) => Some(v),
+            _ if self.is_simple() => Some(Version::HTTP_09),
+            _ => None,
+        }
+    }
+
+    /// `HTTP/1.1` etc., None when unknown.
+    pub fn version_label(&self) -> Option<String> {
+        self.known_version().map(Version::label)
+    }
 }
 
 /// A parsed status line.
@@ -162,20 +195,83 @@ fn version(i: &[u8]) -> IResult<&[u8], Version> {
     }
 }
 
+/// The parts of a request line, borrowed from the input.
+struct RawRequestLine<'a> {
+    method: &'a [u8],
+    target: &'a [u8],
+    version: RequestVersion,
+}
+
+/// The parts of a status line, borrowed from the input.
+struct RawStatusLine<'a> {
+    version: Version,
+    code: &'a [u8],
+    reason: &'a [u8],
+}
+
+/// The parts of a field line, borrowed from the input.
+struct RawField<'a> {
+    name: &'a [u8],
+    space_before_colon: bool,
+    value: &'a [u8],
+}
+
 /// `method SP+ target [SP+ version] SP*` on one line (no line end).
-fn request_line(i: &[u8]) -> IResult<&[u8], (&[u8], &[u8], Option<Version>)> {
+///
+/// Lenient like Wireshark: the version is the last word, and the target is
+/// everything between method and version (scanners send targets with
+/// spaces). A last word that starts with `HTTP/` but is not exactly a version
+/// is `Malformed`; any other last word (`T / HTTP`) is not a request line.
+fn request_line(i: &[u8]) -> IResult<&[u8], RawRequestLine<'_>> {
     let (i, method) = take_while1(is_tchar)(i)?;
-    let (i, _) = take_while1(is_space)(i)?;
-    let (i, target) = take_till1(is_space)(i)?;
-    let (i, version) = opt((take_while1(is_space), version)).parse(i)?;
-    let (i, _) = take_while(is_space)(i)?;
-    let (i, _) = eof(i)?;
-    Ok((i, (method, target, version.map(|(_, v)| v))))
+    let (i, gap) = take_while(is_space)(i)?;
+    let (i, line) = rest(i)?;
+    let line = trim_spaces(line);
+    let not_a_request =
+        || nom::Err::Error(nom::error::Error::new(line, nom::error::ErrorKind::Verify));
+    if line.is_empty() && KNOWN_METHODS.contains(&method) {
+        // A known method alone (broken clients): no target, no version.
+        return Ok((
+            i,
+            RawRequestLine {
+                method,
+                target: line,
+                version: RequestVersion::Missing,
+            },
+        ));
+    }
+    if gap.is_empty() {
+        return Err(not_a_request());
+    }
+    let (target, version) = match line.iter().rposition(|&b| is_space(b)) {
+        None => (line, RequestVersion::Missing),
+        Some(cut) => {
+            let last = line.get(cut.saturating_add(1)..).unwrap_or_default();
+            let before = trim_spaces(line.get(..cut).unwrap_or_default());
+            let version = match (version, eof).parse(last) {
+                Ok((_, (v, _))) => RequestVersion::Http(v),
+                Err(_) if last.starts_with(b"HTTP/") => RequestVersion::Malformed,
+                Err(_) => return Err(not_a_request()),
+            };
+            (before, version)
+        }
+    };
+    if target.is_empty() {
+        return Err(not_a_request());
+    }
+    Ok((
+        i,
+        RawRequestLine {
+            method,
+            target,
+            version,
+        },
+    ))
 }
 
 /// `version SP+ 3DIGIT [SP reason]` on one line (no line end).
-fn status_line(i: &[u8]) -> IResult<&[u8], (Version, &[u8], &[u8])> {
-    let (i, v) = version(i)?;
+fn status_line(i: &[u8]) -> IResult<&[u8], RawStatusLine<'_>> {
+    let (i, version) = version(i)?;
     let (i, _) = take_while1(is_space)(i)?;
     let (i, code) = take_while_m_n(3, 3, is_digit)(i)?;
     // After the code: end of line, or whitespace then the reason phrase.
@@ -185,29 +281,43 @@ fn status_line(i: &[u8]) -> IResult<&[u8], (Version, &[u8], &[u8])> {
         let (i, _) = take_while1(is_space)(i)?;
         rest(i)?
     };
-    Ok((i, (v, code, reason)))
+    Ok((
+        i,
+        RawStatusLine {
+            version,
+            code,
+            reason,
+        },
+    ))
 }
 
-/// Parses a request line (without its line end).
-pub fn parse_request_line(line: &[u8]) -> Result<RequestLine, HeadError> {
-    let (_, (method, target, version)) =
-        request_line(strip_cr(line)).map_err(|_| HeadError::BadRequestLine)?;
-    let target = lossy(target);
+fn request_line_from(raw: RawRequestLine<'_>) -> RequestLine {
+    let target = lossy(raw.target);
     let target = match target.char_indices().nth(MAX_URI_CHARS) {
         Some((cut, _)) => target.get(..cut).unwrap_or_default().to_owned(),
         None => target,
     };
-    Ok(RequestLine {
-        method: lossy(method),
+    RequestLine {
+        method: lossy(raw.method),
         target,
-        version: version.unwrap_or(Version::HTTP_09),
-    })
+        version: raw.version,
+    }
+}
+
+/// Parses a request line (without its line end).
+pub fn parse_request_line(line: &[u8]) -> Result<RequestLine, HeadError> {
+    let (_, raw) = request_line(strip_cr(line)).map_err(|_| HeadError::BadRequestLine)?;
+    Ok(request_line_from(raw))
 }
 
 /// Parses a status line (without its line end).
 pub fn parse_status_line(line: &[u8]) -> Result<StatusLine, HeadError> {
-    let (_, (version, code, reason)) =
-        status_line(strip_cr(line)).map_err(|_| HeadError::BadStatusLine)?;
+    let (_, raw) = status_line(strip_cr(line)).map_err(|_| HeadError::BadStatusLine)?;
+    let RawStatusLine {
+        version,
+        code,
+        reason,
+    } = raw;
     let code = code
         .iter()
         .fold(0u16, |acc, d| acc * 10 + u16::from(d.saturating_sub(b'0')));
@@ -233,13 +343,56 @@ pub fn parse_start_line(kind: StartKind, line: &[u8]) -> Result<StartLine, HeadE
     }
 }
 
-/// `name [SP*] ":" OWS value OWS`; the bool says whitespace preceded the colon.
-fn field_line(i: &[u8]) -> IResult<&[u8], (&[u8], bool, &[u8])> {
+/// Parses a start line cut short (its line end was never seen, e.g. lost to
+/// a gap or a snap length). Accepted only when the parts kept are whole: a
+/// request needs method, target and at least the start of `HTTP/`; a status
+/// line needs its code.
+pub fn parse_truncated_start_line(kind: StartKind, cut: &[u8]) -> Option<StartLine> {
+    match kind {
+        StartKind::Status => parse_status_line(cut).ok().map(StartLine::Status),
+        StartKind::Request => {
+            let parts: IResult<&[u8], _> = (
+                take_while1(is_tchar),
+                take_while1(is_space),
+                take_till1(is_space),
+                take_while1(is_space),
+            )
+                .parse(cut);
+            let (rest, (method, _, target, _)) = parts.ok()?;
+            // A space after the target shows it is whole; what follows must
+            // be (the start of) a version.
+            let rest = trim_spaces(rest);
+            let version = match (version, eof).parse(rest) {
+                Ok((_, (v, _))) => RequestVersion::Http(v),
+                Err(_)
+                    if !rest.is_empty()
+                        && (b"HTTP/".starts_with(rest) || rest.starts_with(b"HTTP/")) =>
+                {
+                    RequestVersion::Malformed
+                }
+                Err(_) => return None,
+            };
+            Some(StartLine::Request(request_line_from(RawRequestLine {
+                method,
+                target,
+                version,
+            })))
+        }
+    }
+}
+
+/// `name [SP*] ":" OWS value OWS`.
+fn field_line(i: &[u8]) -> IResult<&[u8], RawField<'_>> {
     let (i, name) = take_while1(is_tchar)(i)?;
     let (i, ws) = take_while(is_space)(i)?;
     let (i, _) = tag(":")(i)?;
     let (i, value) = rest(i)?;
-    Ok((i, (name, !ws.is_empty(), trim_spaces(value))))
+    let field = RawField {
+        name,
+        space_before_colon: !ws.is_empty(),
+        value: trim_spaces(value),
+    };
+    Ok((i, field))
 }
 
 fn note(leniencies: &mut Vec<&'static str>, kind: &'static str) {
@@ -255,6 +408,14 @@ pub fn parse_head(kind: StartKind, head: &[u8]) -> Result<Head, HeadError> {
     let start = parse_start_line(kind, lines.next().unwrap_or_default())?;
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut leniencies = Vec::new();
+    if let StartLine::Request(line) = &start {
+        if line.version == RequestVersion::Malformed {
+            note(&mut leniencies, "http_bad_request_version");
+        }
+        if line.target.contains([' ', '\t']) {
+            note(&mut leniencies, "http_space_in_target");
+        }
+    }
     for line in lines {
         if line.is_empty() {
             break;
@@ -277,11 +438,11 @@ pub fn parse_head(kind: StartKind, head: &[u8]) -> Result<Head, HeadError> {
             continue;
         }
         match field_line(line) {
-            Ok((_, (name, space_before_colon, value))) => {
-                if space_before_colon {
+            Ok((_, field)) => {
+                if field.space_before_colon {
                     note(&mut leniencies, "http_space_before_colon");
                 }
-                fields.push((lossy(name), lossy(value)));
+                fields.push((lossy(field.name), lossy(field.value)));
             }
             Err(_) => note(&mut leniencies, "http_bad_header_line"),
         }
@@ -302,29 +463,61 @@ mod tests {
         let r = parse_request_line(b"GET /a?b=c HTTP/1.1\r").unwrap();
         assert_eq!(r.method, "GET");
         assert_eq!(r.target, "/a?b=c");
-        assert_eq!(r.version, Version::HTTP_11);
+        assert_eq!(r.version, RequestVersion::Http(Version::HTTP_11));
     }
 
     #[test]
     fn request_line_lenient_spaces_and_simple() {
         let r = parse_request_line(b"POST   http://h/x  HTTP/1.0  ").unwrap();
         assert_eq!(r.target, "http://h/x");
-        assert_eq!(r.version, Version::HTTP_10);
+        assert_eq!(r.version, RequestVersion::Http(Version::HTTP_10));
         let r = parse_request_line(b"GET /old").unwrap();
-        assert_eq!(r.version, Version::HTTP_09);
+        assert_eq!(r.version, RequestVersion::Missing);
+        assert!(r.is_simple());
+        assert_eq!(r.version_label().as_deref(), Some("HTTP/0.9"));
+        let r = parse_request_line(b"OPTIONS HTTP/1.1").unwrap();
+        assert_eq!(
+            (r.target.as_str(), r.version),
+            ("HTTP/1.1", RequestVersion::Missing)
+        );
+        assert!(!r.is_simple(), "only GET makes a simple request");
+        let r = parse_request_line(b"OPTIONS").unwrap();
+        assert_eq!((r.target.as_str(), r.is_simple()), ("", false));
+    }
+
+    #[test]
+    fn target_with_spaces() {
+        let line = b"GET /cgi-bin/x;cat /etc/passwd|?d=1 HTTP/1.1";
+        let r = parse_request_line(line).unwrap();
+        assert_eq!(r.target, "/cgi-bin/x;cat /etc/passwd|?d=1");
+        assert_eq!(r.version, RequestVersion::Http(Version::HTTP_11));
+        let h = parse_head(StartKind::Request, b"GET /a b HTTP/1.0\r\n\r\n").unwrap();
+        assert_eq!(h.leniencies, vec!["http_space_in_target"]);
+    }
+
+    #[test]
+    fn request_line_malformed_version_is_tolerated() {
+        for line in [&b"GET / HTTP/1."[..], b"GET / HTTP/x.1", b"GET / HTTP/11.1"] {
+            let r = parse_request_line(line).unwrap();
+            assert_eq!(r.version, RequestVersion::Malformed, "{line:?}");
+            assert_eq!(r.version_label(), None);
+        }
+        let h = parse_head(StartKind::Request, b"GET / HTTP/1.\r\n\r\n").unwrap();
+        assert_eq!(h.leniencies, vec!["http_bad_request_version"]);
     }
 
     #[test]
     fn request_line_bad() {
         for bad in [
             &b""[..],
-            b"GET",
-            b"GET ",
+            b"FOO",
+            b"FOO ",
             b" GET / HTTP/1.1",
-            b"GET / HTTP/1.1 extra",
-            b"GET / HTTP/x.1",
             b"G(T / HTTP/1.1",
-            b"GET / HTTP/11.1",
+            b"GET/ HTTP/1.1",
+            b"T / HTTP",
+            b"GET / xyz",
+            b"GET / HTTP/1.1 extra",
         ] {
             assert_eq!(
                 parse_request_line(bad),
@@ -332,6 +525,35 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn truncated_start_lines() {
+        let req = |b: &[u8]| match parse_truncated_start_line(StartKind::Request, b) {
+            Some(StartLine::Request(r)) => Some((r.target, r.version)),
+            _ => None,
+        };
+        assert_eq!(
+            req(b"GET /a HTTP/1.1"),
+            Some(("/a".into(), RequestVersion::Http(Version::HTTP_11)))
+        );
+        assert_eq!(
+            req(b"GET /a HT"),
+            Some(("/a".into(), RequestVersion::Malformed))
+        );
+        assert_eq!(
+            req(b"GET /a HTTP/1"),
+            Some(("/a".into(), RequestVersion::Malformed))
+        );
+        assert_eq!(req(b"GET /a"), None, "the target may be cut");
+        assert_eq!(req(b"GET /a "), None);
+        assert_eq!(req(b"GET /a xy"), None);
+        let status = parse_truncated_start_line(StartKind::Status, b"HTTP/1.1 200 O");
+        assert!(matches!(status, Some(StartLine::Status(s)) if s.code == 200));
+        assert_eq!(
+            parse_truncated_start_line(StartKind::Status, b"HTTP/1.1 20"),
+            None
+        );
     }
 
     #[test]
@@ -348,7 +570,10 @@ mod tests {
         let s = parse_status_line(b"HTTP/1.1 200 OK").unwrap();
         assert_eq!((s.code, s.reason.as_str()), (200, "OK"));
         let s = parse_status_line(b"HTTP/1.0 404 Not  Found \r").unwrap();
-        assert_eq!((s.version, s.reason.as_str()), (Version::HTTP_10, "Not  Found"));
+        assert_eq!(
+            (s.version, s.reason.as_str()),
+            (Version::HTTP_10, "Not  Found")
+        );
         let s = parse_status_line(b"HTTP/1.1 204").unwrap();
         assert_eq!((s.code, s.reason.as_str()), (204, ""));
         let s = parse_status_line(b"HTTP/1.1 999 \xff").unwrap();

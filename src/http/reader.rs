@@ -12,25 +12,30 @@
 //! Bodies are counted, never stored. After a gap in a head or in chunk
 //! framing, or a malformed head, the direction is *lost* until a candidate
 //! position holds a plausible start line (rule in [`crate::http`]); while
-//! probing such a candidate, only its first line is buffered.
+//! probing such a candidate, only its first line is buffered. Gaps and the
+//! end of the direction are handled in `reader_edges.rs`.
 //!
 //! Timing: a message starts at `first_seen` of the chunk holding its first
 //! byte, and ends at `ts` of the chunk holding its last byte (for a bodiless
 //! message, the head's final LF; when the last body byte was in a gap, the
-//! gap's time).
+//! gap's time; for a close-delimited body ended by FIN, the FIN).
 //!
 //! Invariants: results do not depend on how the stream is cut into chunks
-//! (apart from the timestamps and frames taken from them); the buffer never
-//! exceeds `max_head_bytes`; no panic on any input.
+//! (apart from the timestamps and frames taken from them, and the chunk-start
+//! resync candidates of a lost direction); the buffer never exceeds
+//! `max_head_bytes`; no panic on any input.
 //! Governing RFCs: RFC 9112 §2.2 (empty lines before a message), §6.3.
 
 use crate::anomaly::Anomaly;
 use crate::http::chunked::{ChunkedDecoder, Progress};
+pub use crate::http::events::{
+    Cut, CutReason, HeadEvent, HeadKind, MessageEnd, PartialHead, Sink, Span,
+};
 use crate::http::framing::Framing;
-use crate::http::parse::{self, Head, StartKind, StartLine};
+use crate::http::parse::{self, StartKind, StartLine};
 use crate::http::sniff::{self, Verdict};
 use crate::http::Role;
-use crate::stream::{Chunk, EndReason, Side, StreamItem};
+use crate::stream::{Chunk, Side, StreamItem};
 use crate::time::Timestamp;
 
 /// Head-buffer capacity kept between messages; a larger one is freed.
@@ -39,107 +44,6 @@ use crate::time::Timestamp;
 /// Trade-off: keeps idle connections small at the cost of a reallocation for
 /// an unusually large head.
 const RETAINED_BUFFER_BYTES: usize = 4096;
-
-/// Where a message (or its head) lies in the capture.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Span {
-    pub start: Timestamp,
-    pub first_frame: u64,
-    pub end: Timestamp,
-    pub last_frame: u64,
-}
-
-/// What started the message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum HeadKind {
-    Parsed(Head),
-    /// The head-less response to an HTTP/0.9 simple request.
-    SimpleResponse,
-}
-
-/// A complete head.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HeadEvent {
-    pub kind: HeadKind,
-    /// From the first byte to the chunk holding the head's last byte.
-    pub span: Span,
-    pub head_bytes: u64,
-}
-
-/// How far a message got: its end and its body.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MessageEnd {
-    pub end: Timestamp,
-    pub last_frame: u64,
-    /// Wire bytes after the head (chunk framing and gap bytes included).
-    pub body_bytes: u64,
-    /// Payload bytes of a chunked body.
-    pub decoded: Option<u64>,
-}
-
-/// Why a message did not end normally.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CutReason {
-    End(EndReason),
-    GapInHead,
-    GapInFraming,
-    HeadTooLarge,
-    BadChunk,
-}
-
-impl CutReason {
-    /// The transaction's `incomplete` reason.
-    pub fn label(self, role: Role) -> String {
-        match self {
-            CutReason::End(r) => format!("{}_cut_by_{}", role.as_str(), r.as_str()),
-            CutReason::GapInHead => "gap_in_head".to_owned(),
-            CutReason::GapInFraming => "gap_in_framing".to_owned(),
-            CutReason::HeadTooLarge => "head_too_large".to_owned(),
-            CutReason::BadChunk => "bad_chunked_framing".to_owned(),
-        }
-    }
-}
-
-/// A head that was never completed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PartialHead {
-    /// The start line, when its line was complete and parsed.
-    pub start: Option<StartLine>,
-    pub span: Span,
-    pub head_bytes: u64,
-}
-
-/// A message cut off. With `partial`, its head was never completed (the sink
-/// saw no head for it); without, the current message was cut in its body.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Cut {
-    pub reason: CutReason,
-    pub progress: MessageEnd,
-    pub partial: Option<PartialHead>,
-}
-
-/// Receives what a reader finds.
-pub trait Sink {
-    /// A head is complete; the answer is the framing of its body.
-    fn head(&mut self, role: Role, event: HeadEvent) -> Framing;
-    /// A gap inside the current body was skipped; framing survives.
-    fn body_gap(&mut self, role: Role);
-    /// The current message ended normally.
-    fn end(&mut self, role: Role, end: MessageEnd);
-    fn cut(&mut self, role: Role, cut: Cut);
-    fn anomaly(&mut self, anomaly: Anomaly);
-    /// Whether the next response answers an HTTP/0.9 simple request.
-    fn simple_response_expected(&self) -> bool;
-}
-
-/// Where the reader starts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StartMode {
-    /// The first byte is a candidate position: probe for a start line there.
-    Probe,
-    /// Lost: probe only after the next LF.
-    Lost,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Point {
@@ -158,10 +62,17 @@ enum Term {
     LfCr,
 }
 
-/// Whether the start line is confirmed or still a resync candidate.
+/// Whether the start line is confirmed or still a candidate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ScanMode {
+    /// A resync candidate: must look like a start line.
     Probe,
+    /// Answers an HTTP/0.9 request: a status line makes it a normal
+    /// response, anything else is the first byte of a head-less body.
+    MaybeSimple,
+    /// First bytes inside a CONNECT tunnel: a request line means the tunnel
+    /// carries plain HTTP; anything else is tunnel data.
+    TunnelProbe,
     Confirmed,
 }
 
@@ -234,16 +145,16 @@ pub struct MessageReader {
 }
 
 /// Most consecutive loop turns that may consume nothing (state changes only).
+///
+/// Source: our own invariant; at most two such turns happen in a row (lost →
+/// probe → simple-response body). A guard, so a bug cannot become a hang.
 const MAX_IDLE_TURNS: u32 = 4;
 
 impl MessageReader {
-    pub fn new(side: Side, role: Role, start: StartMode, max_head_bytes: usize) -> Self {
-        let state = match start {
-            StartMode::Probe => State::Head(HeadScan::new(ScanMode::Probe)),
-            StartMode::Lost => State::Lost {
-                at_candidate: false,
-            },
-        };
+    /// A reader whose first byte is a candidate position: it probes for a
+    /// start line there.
+    pub fn new(side: Side, role: Role, max_head_bytes: usize) -> Self {
+        let state = State::Head(HeadScan::new(ScanMode::Probe));
         MessageReader {
             side,
             role,
@@ -287,6 +198,31 @@ impl MessageReader {
         }
     }
 
+    /// The peer accepted a CONNECT: count bytes from now on, unless the
+    /// first ones are a request line. Returns true when the head already
+    /// buffered shows that the tunnel carries HTTP.
+    pub fn enter_tunnel_probing(&mut self) -> bool {
+        match self.state {
+            State::Head(mut scan) if scan.origin.is_none() => {
+                scan.mode = ScanMode::TunnelProbe;
+                self.state = State::Head(scan);
+                false
+            }
+            State::Head(_) if sniff::plausible(self.role, &self.buf) == Verdict::Yes => true,
+            _ => {
+                self.enter_tunnel();
+                false
+            }
+        }
+    }
+
+    /// The tunnel carries HTTP after all: parse again from the next byte.
+    pub fn leave_tunnel(&mut self) {
+        if self.state == State::Tunnel {
+            self.state = State::Head(HeadScan::new(ScanMode::Probe));
+        }
+    }
+
     /// Feeds one item.
     pub fn push(&mut self, item: &StreamItem<'_>, sink: &mut dyn Sink) {
         match *item {
@@ -297,11 +233,23 @@ impl MessageReader {
                 ts,
                 frame,
             } => self.gap(offset, len, Point { ts, frame }, sink),
-            StreamItem::End { reason, .. } => self.end(reason, sink),
+            StreamItem::End { reason, ts, frame } => {
+                self.close(reason, Some(Point { ts, frame }), sink)
+            }
         }
     }
 
     fn data(&mut self, chunk: &Chunk<'_>, sink: &mut dyn Sink) {
+        // A lost direction probes the start of every chunk: a sender often
+        // starts a message in a new segment (the only resync rule that
+        // depends on chunk boundaries; see the module docs of `http`).
+        if self.state
+            == (State::Lost {
+                at_candidate: false,
+            })
+        {
+            self.state = State::Lost { at_candidate: true };
+        }
         let len = chunk.bytes.len();
         let mut pos = 0usize;
         let mut idle_turns = 0u32;
@@ -356,7 +304,8 @@ impl MessageReader {
             let target = needed
                 .max(self.buf.capacity().saturating_mul(2))
                 .min(self.max_head_bytes.max(needed));
-            self.buf.reserve_exact(target.saturating_sub(self.buf.len()));
+            self.buf
+                .reserve_exact(target.saturating_sub(self.buf.len()));
         }
         self.buf.extend_from_slice(bytes);
     }
@@ -403,24 +352,8 @@ impl MessageReader {
             if i == rest.len() {
                 return pos.saturating_add(i);
             }
-            if scan.mode == ScanMode::Confirmed
-                && self.role == Role::Response
-                && sink.simple_response_expected()
-            {
-                let span = Span {
-                    start: chunk.first_seen,
-                    first_frame: chunk.frame,
-                    end: chunk.ts,
-                    last_frame: chunk.frame,
-                };
-                let event = HeadEvent {
-                    kind: HeadKind::SimpleResponse,
-                    span,
-                    head_bytes: 0,
-                };
-                let framing = sink.head(self.role, event);
-                self.begin_body(framing, here, sink);
-                return pos.saturating_add(i);
+            if self.role == Role::Response && sink.simple_response_expected() {
+                scan.mode = ScanMode::MaybeSimple;
             }
             scan.origin = Some(Point {
                 ts: chunk.first_seen,
@@ -458,6 +391,30 @@ impl MessageReader {
         let overflow = batch.len() > room;
         self.append(batch.get(..room).unwrap_or(batch));
         scan.last = here;
+        if scan.mode == ScanMode::MaybeSimple {
+            match sniff::status_line_start(&self.buf) {
+                Verdict::Yes => scan.mode = ScanMode::Confirmed,
+                Verdict::NeedMore if !overflow => {}
+                Verdict::NeedMore | Verdict::No => {
+                    self.become_simple(scan, sink);
+                    return consumed;
+                }
+            }
+        }
+        if scan.mode == ScanMode::TunnelProbe {
+            match sniff::plausible(self.role, &self.buf) {
+                Verdict::Yes => {
+                    scan.mode = ScanMode::Confirmed;
+                    sink.tunnel_carries_http();
+                }
+                Verdict::NeedMore if !overflow => {}
+                Verdict::NeedMore | Verdict::No => {
+                    self.state = State::Head(scan);
+                    self.enter_tunnel();
+                    return consumed;
+                }
+            }
+        }
         if scan.mode == ScanMode::Probe {
             match sniff::plausible(self.role, &self.buf) {
                 Verdict::Yes => scan.mode = ScanMode::Confirmed,
@@ -483,13 +440,36 @@ impl MessageReader {
                 .first_lf
                 .and_then(|lf| self.buf.get(..lf))
                 .unwrap_or_default();
-            complete = matches!(parse::parse_request_line(line),
-                Ok(r) if r.version == parse::Version::HTTP_09);
+            complete = parse::parse_request_line(line).is_ok_and(|r| r.is_simple());
         }
         if complete {
             self.complete_head(scan, sink);
         }
         consumed
+    }
+
+    /// The bytes buffered while deciding are the start of a head-less
+    /// HTTP/0.9 response body.
+    fn become_simple(&mut self, scan: HeadScan, sink: &mut dyn Sink) {
+        let origin = scan.origin.unwrap_or(scan.last);
+        let span = Span {
+            start: origin.ts,
+            first_frame: origin.frame,
+            end: scan.last.ts,
+            last_frame: scan.last.frame,
+        };
+        let event = HeadEvent {
+            kind: HeadKind::SimpleResponse,
+            span,
+            head_bytes: 0,
+        };
+        let held = self.buf.len() as u64;
+        self.release_buffer();
+        let framing = sink.head(self.role, event);
+        self.begin_body(framing, scan.last, sink);
+        if let State::Body(body) = &mut self.state {
+            body.bytes = held;
+        }
     }
 
     fn head_too_large(&mut self, sink: &mut dyn Sink, here: Point) {
@@ -515,10 +495,10 @@ impl MessageReader {
             return None;
         };
         let origin = scan.origin.filter(|_| scan.mode == ScanMode::Confirmed)?;
-        let start = scan
-            .first_lf
-            .and_then(|lf| self.buf.get(..lf))
-            .and_then(|line| parse::parse_start_line(self.start_kind(), line).ok());
+        let start = match scan.first_lf.and_then(|lf| self.buf.get(..lf)) {
+            Some(line) => parse::parse_start_line(self.start_kind(), line).ok(),
+            None => parse::parse_truncated_start_line(self.start_kind(), &self.buf),
+        };
         Some(PartialHead {
             start,
             span: Span {
@@ -548,6 +528,7 @@ impl MessageReader {
                 self.state = State::Lost { at_candidate: true };
             }
             Ok(head) => {
+                let simple = matches!(&head.start, StartLine::Request(r) if r.is_simple());
                 for kind in &head.leniencies {
                     self.anomaly(sink, kind, scan.last.frame, "tolerated in head");
                 }
@@ -558,6 +539,14 @@ impl MessageReader {
                 };
                 let framing = sink.head(self.role, event);
                 self.begin_body(framing, scan.last, sink);
+                // After a one-line HTTP/0.9 request, whatever follows (often
+                // the header lines of a malformed request) must look like a
+                // request line before it is parsed as one.
+                if simple {
+                    if let State::Head(next) = &mut self.state {
+                        next.mode = ScanMode::Probe;
+                    }
+                }
             }
         }
     }
@@ -662,129 +651,10 @@ impl MessageReader {
         }
         pos.saturating_add(taken)
     }
-
-    fn gap(&mut self, offset: u64, len: u64, at: Point, sink: &mut dyn Sink) {
-        match std::mem::replace(&mut self.state, State::Stopped) {
-            State::Head(scan) => {
-                self.state = State::Head(scan);
-                if let Some(partial) = self.partial_head() {
-                    let what = format!("{len} bytes missing at offset {offset}");
-                    self.anomaly(sink, "gap_in_http_head", at.frame, &what);
-                    let cut = Cut {
-                        reason: CutReason::GapInHead,
-                        progress: no_body(partial.span),
-                        partial: Some(partial),
-                    };
-                    sink.cut(self.role, cut);
-                }
-                self.release_buffer();
-                self.state = State::Lost { at_candidate: true };
-            }
-            State::Body(body) => self.body_gap(body, len, at, sink),
-            State::Tunnel => {
-                self.tunnel_bytes = self.tunnel_bytes.saturating_add(len);
-                self.state = State::Tunnel;
-            }
-            State::Lost { .. } => self.state = State::Lost { at_candidate: true },
-            State::Stopped => {}
-        }
-    }
-
-    fn body_gap(&mut self, mut body: Body, len: u64, at: Point, sink: &mut dyn Sink) {
-        enum After {
-            Continue,
-            Finished { overrun: bool },
-            FramingLost,
-        }
-        let after = match &mut body.kind {
-            BodyKind::Length(remaining) => {
-                let inside = len.min(*remaining);
-                *remaining -= inside;
-                body.bytes = body.bytes.saturating_add(inside);
-                if *remaining > 0 {
-                    After::Continue
-                } else {
-                    After::Finished {
-                        overrun: len > inside,
-                    }
-                }
-            }
-            BodyKind::Chunked(decoder) => {
-                if decoder.skip_gap(len) {
-                    body.bytes = body.bytes.saturating_add(len);
-                    After::Continue
-                } else {
-                    After::FramingLost
-                }
-            }
-            BodyKind::UntilClose => {
-                body.bytes = body.bytes.saturating_add(len);
-                After::Continue
-            }
-        };
-        match after {
-            After::Continue => {
-                sink.body_gap(self.role);
-                self.state = State::Body(body);
-            }
-            After::Finished { overrun } => {
-                sink.body_gap(self.role);
-                body.last = at;
-                self.finish_body(&body, sink);
-                if overrun {
-                    // The gap also swallowed the start of what followed.
-                    self.state = State::Lost { at_candidate: true };
-                }
-            }
-            After::FramingLost => {
-                let what = format!("{len} bytes missing across chunk framing");
-                self.anomaly(sink, "gap_in_chunked_framing", at.frame, &what);
-                let cut = Cut {
-                    reason: CutReason::GapInFraming,
-                    progress: Self::body_progress(&body),
-                    partial: None,
-                };
-                sink.cut(self.role, cut);
-                self.state = State::Lost { at_candidate: true };
-            }
-        }
-    }
-
-    /// The direction ended: close or cut what is open, then stop.
-    pub fn end(&mut self, reason: EndReason, sink: &mut dyn Sink) {
-        match std::mem::replace(&mut self.state, State::Stopped) {
-            State::Head(scan) => {
-                self.state = State::Head(scan);
-                if let Some(partial) = self.partial_head() {
-                    let cut = Cut {
-                        reason: CutReason::End(reason),
-                        progress: no_body(partial.span),
-                        partial: Some(partial),
-                    };
-                    sink.cut(self.role, cut);
-                }
-            }
-            State::Body(body) => {
-                if body.kind == BodyKind::UntilClose && reason == EndReason::Fin {
-                    sink.end(self.role, Self::body_progress(&body));
-                } else {
-                    let cut = Cut {
-                        reason: CutReason::End(reason),
-                        progress: Self::body_progress(&body),
-                        partial: None,
-                    };
-                    sink.cut(self.role, cut);
-                }
-            }
-            State::Tunnel | State::Lost { .. } | State::Stopped => {}
-        }
-        self.buf = Vec::new();
-        self.state = State::Stopped;
-    }
 }
 
 /// Progress of a message cut inside its head.
-fn no_body(span: Span) -> MessageEnd {
+pub(super) fn no_body(span: Span) -> MessageEnd {
     MessageEnd {
         end: span.end,
         last_frame: span.last_frame,
@@ -792,6 +662,9 @@ fn no_body(span: Span) -> MessageEnd {
         decoded: None,
     }
 }
+
+#[path = "reader_edges.rs"]
+mod edges;
 
 #[cfg(test)]
 #[path = "reader_tests.rs"]

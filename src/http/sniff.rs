@@ -29,10 +29,55 @@ pub const MAX_PROBE_BYTES: usize = 8 * 1024;
 /// upper-case letters can keep the verdict undecided.
 pub const MAX_METHOD_LEN: usize = 24;
 
-/// Methods recognized from `METHOD SP` plus the first target byte (RFC 9110 §9
-/// and RFC 5789 PATCH). Other upper-case tokens need `SP target SP HTTP/`.
-pub const KNOWN_METHODS: [&[u8]; 9] = [
-    b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"CONNECT", b"TRACE", b"PATCH",
+/// Methods recognized from `METHOD SP` plus the first target byte (or from
+/// the method alone on its line). Other upper-case tokens need
+/// `SP target SP HTTP/` on the line.
+///
+/// Source: RFC 9110 §9 and RFC 5789 (PATCH); the IANA HTTP Method Registry
+/// entries of WebDAV (RFC 4918, 3253, 3648, 3744, 4791, 5323, 5842); SSDP and
+/// UPnP eventing (M-SEARCH, NOTIFY, SUBSCRIBE, UNSUBSCRIBE); and vendor
+/// methods Wireshark also recognizes (CCM_POST, RPC_IN_DATA, RPC_OUT_DATA).
+pub const KNOWN_METHODS: [&[u8]; 40] = [
+    b"GET",
+    b"POST",
+    b"HEAD",
+    b"PUT",
+    b"DELETE",
+    b"OPTIONS",
+    b"CONNECT",
+    b"TRACE",
+    b"PATCH",
+    b"PROPFIND",
+    b"PROPPATCH",
+    b"MKCOL",
+    b"COPY",
+    b"MOVE",
+    b"LOCK",
+    b"UNLOCK",
+    b"SEARCH",
+    b"REPORT",
+    b"CHECKOUT",
+    b"CHECKIN",
+    b"UNCHECKOUT",
+    b"MKWORKSPACE",
+    b"UPDATE",
+    b"LABEL",
+    b"MERGE",
+    b"MKACTIVITY",
+    b"VERSION-CONTROL",
+    b"BASELINE-CONTROL",
+    b"ORDERPATCH",
+    b"ACL",
+    b"MKCALENDAR",
+    b"BIND",
+    b"M-SEARCH",
+    b"NOTIFY",
+    b"SUBSCRIBE",
+    b"UNSUBSCRIBE",
+    b"CCM_POST",
+    b"RPC_IN_DATA",
+    b"RPC_OUT_DATA",
+    b"QUERY",
 ];
 
 /// Answer about a prefix.
@@ -75,10 +120,16 @@ fn is_method_char(b: u8) -> bool {
     b.is_ascii_uppercase() || b == b'-' || b == b'_'
 }
 
-/// First byte of a request target: origin-form `/`, asterisk-form `*`,
-/// absolute-form scheme or authority-form host (letter/digit, or `[` for IPv6).
+/// First byte of a request target: anything visible (real clients and
+/// scanners send `.`, `%`, raw UTF-8, ...).
 fn is_target_start(b: u8) -> bool {
-    b == b'/' || b == b'*' || b == b'[' || b.is_ascii_alphanumeric()
+    b != b' ' && b != b'\t' && !b.is_ascii_control()
+}
+
+/// Drops leading spaces and tabs (several may separate method and target).
+fn skip_spaces(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|&&c| c == b' ' || c == b'\t').count();
+    b.get(n..).unwrap_or_default()
 }
 
 /// Matches `prefix` against a literal: `Yes` if it starts with it, `NeedMore`
@@ -104,13 +155,18 @@ pub fn request_line_start(prefix: &[u8]) -> Verdict {
         return Verdict::No;
     }
     let (method, after_method) = line.split_at(method_len);
+    let known = KNOWN_METHODS.contains(&method);
     let after = match after_method {
+        [] if known && ended => return Verdict::Yes,
         [] => return undecided(prefix, ended),
         [b' ', after @ ..] if !method.is_empty() => after,
+        // A known method alone on its line (a broken client; servers answer
+        // it with 400, and Wireshark counts it as a request).
+        [b'\r' | b'\n', ..] if known => return Verdict::Yes,
         _ => return Verdict::No,
     };
-    if KNOWN_METHODS.contains(&method) {
-        return match after.first() {
+    if known {
+        return match skip_spaces(after).first() {
             None => undecided(prefix, ended),
             Some(&b) if is_target_start(b) => Verdict::Yes,
             Some(_) => Verdict::No,
@@ -202,14 +258,25 @@ mod tests {
         assert_eq!(sniff(b"GET"), Sniff::NeedMore);
         assert_eq!(sniff(b"G"), Sniff::NeedMore);
         assert_eq!(sniff(b"GET "), Sniff::NeedMore);
-        assert_eq!(sniff(b"GET  /"), Sniff::Other);
-        assert_eq!(sniff(b"GET\r\n"), Sniff::Other);
+        assert_eq!(sniff(b"GET    /x"), Sniff::Request);
+        assert_eq!(sniff(b"GET . HTTP/1.0"), Sniff::Request);
+        assert_eq!(sniff(b"GET  "), Sniff::NeedMore);
+        assert_eq!(sniff(b"GET \r\n"), Sniff::Other);
+        assert_eq!(
+            sniff(b"GET\r\n"),
+            Sniff::Request,
+            "method alone on its line"
+        );
+        assert_eq!(sniff(b"FOO\r\n"), Sniff::Other);
+        assert_eq!(sniff(b"OPTIONS\nHost: a\n\n"), Sniff::Request);
+        assert_eq!(sniff(b"CCM_POST /x\n"), Sniff::Request);
     }
 
     #[test]
     fn generic_method_needs_version() {
-        assert_eq!(sniff(b"PROPFIND /d HTTP/1.1\r\n"), Sniff::Request);
-        assert_eq!(sniff(b"PROPFIND /d HT"), Sniff::NeedMore);
+        assert_eq!(sniff(b"FOOBAR /d HTTP/1.1\r\n"), Sniff::Request);
+        assert_eq!(sniff(b"FOOBAR /d HT"), Sniff::NeedMore);
+        assert_eq!(sniff(b"PROPFIND /d"), Sniff::Request, "a registered method");
         assert_eq!(sniff(b"EHLO mail.example.com\r\n"), Sniff::Other);
         assert_eq!(sniff(b"USER anonymous\r\n"), Sniff::Other);
         assert_eq!(sniff(b"M-SEARCH * HTTP/1.1\r\n"), Sniff::Request);
@@ -251,7 +318,7 @@ mod tests {
 
     #[test]
     fn verdicts_are_stable_under_extension() {
-        let line = b"PROPFIND /dav/x HTTP/1.1\r\nHost: a\r\n";
+        let line = b"FOOBAR /dav/x HTTP/1.1\r\nHost: a\r\n";
         let mut decided = None;
         for n in 0..=line.len() {
             let v = request_line_start(&line[..n]);
