@@ -89,7 +89,11 @@ fn priority(c: Cause) -> u8 {
 }
 
 /// Attributes every transaction of `conn`.
-pub fn blame_connection(conn: &Connection, txs: &[Transaction], dns: Option<&DnsLink>) -> ConnectionBlame {
+pub fn blame_connection(
+    conn: &Connection,
+    txs: &[Transaction],
+    dns: Option<&DnsLink>,
+) -> ConnectionBlame {
     let rtt = rtt::estimate(conn);
     let timestamps = conn.dir(Side::Client).timestamps && conn.dir(Side::Server).timestamps;
     let mss = [Side::Client, Side::Server].map(|s| {
@@ -110,7 +114,9 @@ pub fn blame_connection(conn: &Connection, txs: &[Transaction], dns: Option<&Dns
         match announced {
             // TSO captures show segments larger than the MSS; keep the MSS.
             Some(m) => m.max(1),
-            None => seen.clamp(1, 65_535).max(if seen == 0 { DEFAULT_MSS } else { 1 }),
+            None => seen
+                .clamp(1, 65_535)
+                .max(if seen == 0 { DEFAULT_MSS } else { 1 }),
         }
     });
     let vantage = conn.vantage();
@@ -128,9 +134,20 @@ pub fn blame_connection(conn: &Connection, txs: &[Transaction], dns: Option<&Dns
             tx_index: t.index,
             mss,
             // The client's port is ephemeral: name its host.
-            endpoints: [format!("client {}", conn.client.ip()), format!("server {}", conn.server)],
+            endpoints: [
+                format!("client {}", conn.client.ip()),
+                format!("server {}", conn.server),
+            ],
         };
-        let b = blame_transaction(conn, &ctx, t, i == 0, dns, prev_response_end, &mut out.findings);
+        let b = blame_transaction(
+            conn,
+            &ctx,
+            t,
+            i == 0,
+            dns,
+            prev_response_end,
+            &mut out.findings,
+        );
         if let Some(r) = &t.response {
             prev_response_end = Some(prev_response_end.map_or(r.end, |p| p.max(r.end)));
         }
@@ -171,8 +188,11 @@ fn blame_transaction(
     let resp = t.response.as_ref();
     let msg_start = req.map(|m| m.start).or(resp.map(|m| m.start))?;
     let h = &conn.handshake;
-    let syn_first = h.syn.filter(|s| first && req.is_some() && s.ts <= msg_start);
-    let dns = dns.filter(|d| syn_first.is_some_and(|s| d.answer_ts <= s.ts && d.query_ts <= d.answer_ts));
+    let syn_first = h
+        .syn
+        .filter(|s| first && req.is_some() && s.ts <= msg_start);
+    let dns =
+        dns.filter(|d| syn_first.is_some_and(|s| d.answer_ts <= s.ts && d.query_ts <= d.answer_ts));
     let start = match (dns, syn_first) {
         (Some(d), _) => d.query_ts,
         (None, Some(s)) => s.ts,
@@ -211,7 +231,10 @@ fn blame_transaction(
                 d.name,
                 ns_to_ms(d.answer_ts.since(d.query_ts)),
                 if d.retries > 0 {
-                    format!(" ({} retries: the resolver did not answer the first query)", d.retries)
+                    format!(
+                        " ({} retries: the resolver did not answer the first query)",
+                        d.retries
+                    )
                 } else {
                     String::new()
                 }
@@ -265,7 +288,17 @@ fn blame_transaction(
             phases.wait = Some(w);
         }
         if w > 0 {
-            wait_claims(conn, ctx, t, wait_start, r.start, r.first_frame, prev_response_end, &mut claims, findings);
+            wait_claims(
+                conn,
+                ctx,
+                t,
+                wait_start,
+                r.start,
+                r.first_frame,
+                prev_response_end,
+                &mut claims,
+                findings,
+            );
         }
         phases.receive = Some(ph.push(Cause::Transfer, end));
         let (c, f) = stalls::analyze(ctx, Side::Server, r.start, end);
@@ -295,7 +328,13 @@ fn blame_transaction(
     ];
     let present: Vec<i64> = phase_list.iter().map(|p| p.unwrap_or(0)).collect();
     let rounded: [i64; 6] = round_exact(&present, total_us);
-    let pick = |i: usize| if phase_list[i].is_some() { rounded[i] } else { -1 };
+    let pick = |i: usize| {
+        if phase_list[i].is_some() {
+            rounded[i]
+        } else {
+            -1
+        }
+    };
     Some(TxBlame {
         start,
         end,
@@ -344,11 +383,18 @@ struct PhaseNs {
 }
 
 /// The last retransmission, after `to`, of bytes `sender` sent in `[from, to]`.
-fn last_repair(ctx: &StallContext<'_>, sender: Side, from: Timestamp, to: Timestamp) -> Option<Timestamp> {
+fn last_repair(
+    ctx: &StallContext<'_>,
+    sender: Side,
+    from: Timestamp,
+    to: Timestamp,
+) -> Option<Timestamp> {
     let ev = ctx.events;
     let lo = ev.partition_point(|e| e.ts < from);
     let hi = ev.partition_point(|e| e.ts <= to).max(lo);
-    let sent = ev[lo..hi].iter().filter(|e| e.side == sender && e.end > e.start);
+    let sent = ev[lo..hi]
+        .iter()
+        .filter(|e| e.side == sender && e.end > e.start);
     let lo_off = sent.clone().map(|e| e.start).min()?;
     let hi_off = sent.map(|e| e.end).max()?;
     ev[hi..]
@@ -396,7 +442,10 @@ fn slow_start_by_rate(
     // Young: the response starts within a few RTTs of the first data, or
     // after an idle gap longer than an RTO floor (Linux restarts slow start
     // after one RTO of idleness).
-    let first_data = ev.iter().find(|e| e.side == Side::Server && e.end > e.start).map(|e| e.ts);
+    let first_data = ev
+        .iter()
+        .find(|e| e.side == Side::Server && e.end > e.start)
+        .map(|e| e.ts);
     let young = first_data.is_some_and(|f| from.since(f) < SLOW_START_YOUNG_RTTS * rtt);
     let idle_before = ev[..lo]
         .iter()
@@ -529,11 +578,9 @@ fn wait_claims(
     }
     // A request segment resent during the wait: the server could not answer
     // before the repair arrived.
-    let retrans = ctx
-        .events
-        .iter()
-        .filter(|e| e.side == Side::Client && e.kind.is_retransmission() && e.ts > from && e.ts < to)
-        .last();
+    let retrans = ctx.events.iter().rev().find(|e| {
+        e.side == Side::Client && e.kind.is_retransmission() && e.ts > from && e.ts < to
+    });
     if let Some(e) = retrans {
         claims.push(Claim {
             cause: Cause::LossRecovery,
@@ -588,7 +635,12 @@ fn wait_claims(
 
 /// Sums, per cause, the time of `[start, end)` under the base phases and the
 /// claims (highest priority wins).
-fn partition(start: Timestamp, end: Timestamp, base: &[(Cause, Timestamp, Timestamp)], claims: &[Claim]) -> [i64; 15] {
+fn partition(
+    start: Timestamp,
+    end: Timestamp,
+    base: &[(Cause, Timestamp, Timestamp)],
+    claims: &[Claim],
+) -> [i64; 15] {
     let mut parts = [0i64; 15];
     let mut cuts: Vec<Timestamp> = vec![start, end];
     for (_, a, b) in base {
@@ -680,10 +732,21 @@ mod tests {
     #[test]
     fn claims_override_base_by_priority() {
         let t = |ms: i64| Timestamp(ms * 1_000_000);
-        let base = vec![(Cause::RequestSend, t(0), t(10)), (Cause::Transfer, t(10), t(100))];
+        let base = vec![
+            (Cause::RequestSend, t(0), t(10)),
+            (Cause::Transfer, t(10), t(100)),
+        ];
         let claims = vec![
-            Claim { cause: Cause::SlowStart, start: t(20), end: t(60) },
-            Claim { cause: Cause::LossRecovery, start: t(50), end: t(80) },
+            Claim {
+                cause: Cause::SlowStart,
+                start: t(20),
+                end: t(60),
+            },
+            Claim {
+                cause: Cause::LossRecovery,
+                start: t(50),
+                end: t(80),
+            },
         ];
         let p = partition(t(0), t(100), &base, &claims);
         assert_eq!(p[Cause::RequestSend.index()], 10_000_000);

@@ -166,8 +166,15 @@ pub fn analyze(
             _ => false,
         };
         if next.kind.is_retransmission() || next.kind == SegKind::OutOfOrder || id_skip {
-            claims.push(Claim { cause: Cause::LossRecovery, start, end });
-            if matches!(next.kind, SegKind::FastRetransmit | SegKind::TimeoutRetransmit) {
+            claims.push(Claim {
+                cause: Cause::LossRecovery,
+                start,
+                end,
+            });
+            if matches!(
+                next.kind,
+                SegKind::FastRetransmit | SegKind::TimeoutRetransmit
+            ) {
                 continue; // reported by `loss_intervals`
             }
             let (how, confidence) = if next.kind.is_retransmission() {
@@ -180,7 +187,10 @@ pub fn analyze(
                     Confidence::High,
                 )
             } else if id_skip {
-                ("IP ID skipped: a segment was lost before the capture point and resent", Confidence::Medium)
+                (
+                    "IP ID skipped: a segment was lost before the capture point and resent",
+                    Confidence::Medium,
+                )
             } else {
                 ("a hole filled by a late segment", Confidence::Medium)
             };
@@ -207,7 +217,11 @@ pub fn analyze(
             .iter()
             .any(|e| e.side == sender && e.kind == SegKind::WindowProbe);
         if window_full || probed {
-            claims.push(Claim { cause: Cause::ReceiveWindow, start, end });
+            claims.push(Claim {
+                cause: Cause::ReceiveWindow,
+                start,
+                end,
+            });
             findings.push(finding(
                 ctx,
                 "receive_window_stall",
@@ -228,11 +242,13 @@ pub fn analyze(
         }
 
         // 3. Released by an ACK of the receiver's: was that ACK delayed?
-        let release = between
-            .iter()
-            .rev()
-            .find(|e| e.side != sender && e.ack.is_some_and(|a| a > ack_before.unwrap_or(0) || ack_before.is_none()));
-        let released_by = release.filter(|a| next.ts.since(a.ts) <= sender_leg + release_slack(sender_leg));
+        let release = between.iter().rev().find(|e| {
+            e.side != sender
+                && e.ack
+                    .is_some_and(|a| a > ack_before.unwrap_or(0) || ack_before.is_none())
+        });
+        let released_by =
+            release.filter(|a| next.ts.since(a.ts) <= sender_leg + release_slack(sender_leg));
         if let Some(ack) = released_by {
             // The data this ACK answered: the latest sender segment before it.
             let answered = ev[..=p]
@@ -251,7 +267,11 @@ pub fn analyze(
             if excess >= DELAYED_ACK_MIN_EXCESS_NS || nagle_hold {
                 let frames = vec![prev.frame, ack.frame, next.frame];
                 if is_small(next.len(), mss) && in_flight > 0 {
-                    claims.push(Claim { cause: Cause::Nagle, start, end });
+                    claims.push(Claim {
+                        cause: Cause::Nagle,
+                        start,
+                        end,
+                    });
                     let why = if excess >= DELAYED_ACK_MIN_EXCESS_NS {
                         format!(
                             "that ACK came {:.1} ms late (delayed ACK ≥ {} ms beyond the RTT): Nagle × delayed ACK",
@@ -283,8 +303,16 @@ pub fn analyze(
                     findings.push(f);
                 } else {
                     let delayed_end = Timestamp(start.0 + excess.min(gap));
-                    claims.push(Claim { cause: Cause::DelayedAck, start, end: delayed_end });
-                    claims.push(Claim { cause: Cause::SlowStart, start: delayed_end, end });
+                    claims.push(Claim {
+                        cause: Cause::DelayedAck,
+                        start,
+                        end: delayed_end,
+                    });
+                    claims.push(Claim {
+                        cause: Cause::SlowStart,
+                        start: delayed_end,
+                        end,
+                    });
                     let peer = &ctx.endpoints[sender.other().index()];
                     let mut f = finding(
                         ctx,
@@ -309,10 +337,11 @@ pub fn analyze(
 
         // 4. Nothing unacknowledged and no ACK awaited: the application paused.
         let all_acked = ack_before.is_some_and(|a| a >= max_end)
-            || between
-                .iter()
-                .any(|e| e.side != sender && e.ack.is_some_and(|a| a >= max_end) && e.ts.since(prev.ts) <= receiver_leg + release_slack(receiver_leg))
-                && released_by.is_none();
+            || between.iter().any(|e| {
+                e.side != sender
+                    && e.ack.is_some_and(|a| a >= max_end)
+                    && e.ts.since(prev.ts) <= receiver_leg + release_slack(receiver_leg)
+            }) && released_by.is_none();
         if all_acked {
             let cause = match sender {
                 Side::Server => Cause::Server,
@@ -336,7 +365,11 @@ pub fn analyze(
         }
 
         // 5. Waiting for ACKs with data in flight: congestion window.
-        claims.push(Claim { cause: Cause::SlowStart, start, end });
+        claims.push(Claim {
+            cause: Cause::SlowStart,
+            start,
+            end,
+        });
         slow_start_gaps += 1;
         slow_start_ns += gap;
     }
@@ -378,8 +411,12 @@ fn loss_intervals(
         if !matches!(r.kind, SegKind::FastRetransmit | SegKind::TimeoutRetransmit) {
             continue;
         }
-        let earlier = ev[..i].iter().filter(|e| e.side == sender && carries_data(e));
-        let original = earlier.clone().find(|e| e.start <= r.start && e.end > r.start);
+        let earlier = ev[..i]
+            .iter()
+            .filter(|e| e.side == sender && carries_data(e));
+        let original = earlier
+            .clone()
+            .find(|e| e.start <= r.start && e.end > r.start);
         let (from, anchor, how) = match original {
             Some(o) => (o.ts, o.frame, "the original left"),
             None => match earlier.filter(|e| e.start > r.start).min_by_key(|e| e.ts) {
@@ -391,7 +428,11 @@ fn loss_intervals(
         if d <= 0 {
             continue;
         }
-        claims.push(Claim { cause: Cause::LossRecovery, start: from, end: r.ts });
+        claims.push(Claim {
+            cause: Cause::LossRecovery,
+            start: from,
+            end: r.ts,
+        });
         findings.push(finding(
             ctx,
             "loss_recovery",
