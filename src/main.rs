@@ -1,8 +1,15 @@
+use std::io::Write;
 use std::process::ExitCode;
 
+use wireblame::cli::{self, Invocation};
+
 fn main() -> ExitCode {
-    let config = match wireblame::cli::parse(std::env::args_os()) {
-        Ok(c) => c,
+    let config = match cli::parse(std::env::args_os()) {
+        Ok(Invocation::Run(c)) => c,
+        Ok(Invocation::Completions(script)) => {
+            let _ = std::io::stdout().write_all(script.as_bytes());
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             // clap prints help/version to stdout (exit 0) and errors to stderr (exit 2).
             let _ = e.print();

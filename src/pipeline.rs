@@ -97,10 +97,17 @@ pub struct ConnectionRecord {
     pub rtt: PathRtt,
     pub dns: Option<DnsLink>,
     pub anomalies: AnomalyCounts,
+    /// The segment timeline, kept only when asked for (HTML graphs).
+    pub timeline: Option<Vec<crate::tcp::timeline::SegEvent>>,
 }
 
 impl ConnectionRecord {
-    pub fn from_connection(mut c: Connection, file: usize, dns: Option<DnsLink>) -> ConnectionRecord {
+    pub fn from_connection(
+        mut c: Connection,
+        file: usize,
+        dns: Option<DnsLink>,
+        keep_timeline: bool,
+    ) -> ConnectionRecord {
         let handshake =
             (c.handshake.syn.is_some() || c.handshake.synack.is_some()).then_some(c.handshake);
         let handshake_rtt_ns = c.handshake_rtt_ns();
@@ -160,6 +167,7 @@ impl ConnectionRecord {
             rtt: blame.rtt,
             dns,
             anomalies,
+            timeline: keep_timeline.then(|| std::mem::take(&mut c.timeline.events)),
         }
     }
 
@@ -178,11 +186,30 @@ pub struct PassSummary {
     pub peak_live_connections: usize,
 }
 
+/// Called now and then with (file, captured bytes read, frames read).
+pub type ProgressHook = std::rc::Rc<dyn Fn(&str, u64, u64)>;
+
+/// How often (in frames) the progress hook is called.
+const PROGRESS_EVERY: u64 = 1 << 16;
+
 /// Options for a pass.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct PassOptions {
     /// Skip the flow table (decode only): the benchmark floor.
     pub decode_only: bool,
+    /// Keep each connection's segment timeline in its record (HTML graphs).
+    pub keep_timeline: bool,
+    pub progress: Option<ProgressHook>,
+}
+
+impl std::fmt::Debug for PassOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PassOptions")
+            .field("decode_only", &self.decode_only)
+            .field("keep_timeline", &self.keep_timeline)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 /// Reads the captures in order and feeds every finished connection to `sink`.
@@ -207,7 +234,8 @@ pub fn run(
         )?;
         summary.captures.push(info);
         // Connections do not span files: finish them at each file's end.
-        table.finish(&mut |c| sink(ConnectionRecord::from_connection(c, file, None)));
+        let keep = options.keep_timeline;
+        table.finish(&mut |c| sink(ConnectionRecord::from_connection(c, file, None, keep)));
     }
     summary.connections = table.created() as u64;
     summary.peak_live_connections = table.peak_live;
@@ -252,10 +280,16 @@ fn read_one(
         last_ts: None,
         damage: None,
     };
-    let mut done = |c: Connection| sink(ConnectionRecord::from_connection(c, file, None));
+    let keep = options.keep_timeline;
+    let mut done = |c: Connection| sink(ConnectionRecord::from_connection(c, file, None, keep));
     let mut prev_ts: Option<Timestamp> = None;
     while let Some(frame) = reader.next_frame()? {
         info.packets += 1;
+        if info.packets % PROGRESS_EVERY == 0 {
+            if let Some(hook) = &options.progress {
+                hook(path, info.bytes, info.packets);
+            }
+        }
         info.bytes += frame.data.len() as u64;
         *info.link_types.entry(frame.link_type).or_insert(0) += 1;
         info.first_ts = Some(info.first_ts.map_or(frame.ts, |t| t.min(frame.ts)));

@@ -1,61 +1,339 @@
 //! Runs one command: the pass over the captures, then the chosen view.
+//!
+//! Table, JSON, HAR and HTML need the whole report (sorted by connection) and
+//! so keep the finished connections; NDJSON writes each connection's lines as
+//! soon as it is finalized, so a huge capture starts producing output at once
+//! and memory stays flat.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::rc::Rc;
 
-use crate::cli::{Config, Format, View};
+use serde::Serialize;
+
+use crate::cli::{Config, Filter, Format, View};
 use crate::error::Error;
 use crate::pipeline::{self, ConnectionRecord, PassOptions};
+use crate::report::har::TxHeaders;
+use crate::report::html::{ConnectionTimeline, SeqPoint};
 use crate::report::{self, table};
 
 /// Runs the configured analysis and writes its output.
 pub fn run(config: &Config) -> Result<(), Error> {
     config.validate()?;
-    let mut records: Vec<ConnectionRecord> = Vec::new();
+    let mut out = Output::open(config.output.as_deref())?;
+    let progress = Progress::new(config);
     let options = PassOptions {
         decode_only: config.decode_only,
+        keep_timeline: config.format == Format::Html,
+        progress: progress.hook(),
     };
-    let summary = pipeline::run(&config.captures, &options, &mut |r| records.push(r))?;
-    records.sort_by_key(|r| r.id);
-    let report = report::build(&summary, &records);
-    drop(records);
-
-    let text = match (config.format, config.view) {
-        (Format::Json, _) => {
-            let mut s = serde_json::to_string_pretty(&report).map_err(|e| Error::Output {
-                path: "<report>".into(),
-                source: io::Error::other(e),
-            })?;
-            s.push('\n');
-            s
+    if config.format == Format::Ndjson {
+        let result = run_ndjson(config, &options, &mut out);
+        progress.finish();
+        return result.and_then(|()| out.finish());
+    }
+    let mut records: Vec<ConnectionRecord> = Vec::new();
+    let summary = pipeline::run(&config.captures, &options, &mut |r| {
+        if config.filters.iter().all(|f| f.matches(&r)) {
+            records.push(r)
         }
-        (Format::Table, View::Connections) => table::connections(&report),
-        (Format::Table, View::Transactions) => table::transactions(&report),
-        (Format::Table, View::Analyze) => table::analyze(&report, config.top, config.color()),
-    };
-    write_output(config.output.as_deref(), text.as_bytes())
+    })?;
+    progress.finish();
+    records.sort_by_key(|r| r.id);
+    let report = report::build_with(&summary, &records, &report_options(config));
+
+    match (config.format, config.view) {
+        (Format::Json, _) => out.json_pretty(&report)?,
+        (Format::Har, _) => {
+            let har = report::har::to_har(&report, &headers(&records));
+            out.json_pretty(&har)?
+        }
+        (Format::Html, _) => {
+            let timelines = timelines(&records);
+            out.write(report::html::render(&report, &timelines).as_bytes())?
+        }
+        (Format::Table, View::Connections) => out.write(table::connections(&report).as_bytes())?,
+        (Format::Table, View::Transactions) => {
+            out.write(table::transactions(&report).as_bytes())?
+        }
+        (Format::Table, View::Analyze) => {
+            out.write(table::analyze(&report, config.top, config.color()).as_bytes())?
+        }
+        (Format::Ndjson, _) => {}
+    }
+    out.finish()
 }
 
-fn write_output(path: Option<&str>, bytes: &[u8]) -> Result<(), Error> {
-    match path {
-        None | Some("-") => {
-            let stdout = io::stdout();
-            let mut out = stdout.lock();
-            out.write_all(bytes)
-                .and_then(|_| out.flush())
-                .map_err(|source| Error::Output {
-                    path: "<stdout>".into(),
-                    source,
-                })
+fn report_options(config: &Config) -> report::ReportOptions {
+    report::ReportOptions {
+        connections: crate::blame::connections::ConnectionOptions {
+            time_wait_ns: config.time_wait_ns,
+            ..Default::default()
+        },
+    }
+}
+
+/// One NDJSON line: the object with a `type` tag.
+#[derive(Serialize)]
+struct Line<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    data: &'a T,
+}
+
+fn run_ndjson(config: &Config, options: &PassOptions, out: &mut Output) -> Result<(), Error> {
+    let mut next_tx_id = 0u64;
+    let mut acc = report::SummaryAcc::default();
+    let multi = config.captures.len() > 1;
+    let mut failure: Option<Error> = None;
+    // Slim copies (no headers, no timelines) for the connection-level findings.
+    let mut slim: Vec<ConnectionRecord> = Vec::new();
+    let summary = pipeline::run(&config.captures, options, &mut |mut r| {
+        if failure.is_some() || !config.filters.iter().all(|f| f.matches(&r)) {
+            return;
         }
-        Some(p) => {
-            let err = |source| Error::Output {
-                path: p.to_string(),
-                source,
-            };
-            let f = File::create(p).map_err(err)?;
-            let mut w = BufWriter::new(f);
-            w.write_all(bytes).and_then(|_| w.flush()).map_err(err)
+        let lines = report::record_out(&r, multi, &mut next_tx_id);
+        acc.add(&r, &lines);
+        let written = out
+            .line("connection", &lines.connection)
+            .and_then(|()| {
+                lines
+                    .transactions
+                    .iter()
+                    .try_for_each(|t| out.line("transaction", t))
+            })
+            .and_then(|()| {
+                lines
+                    .findings
+                    .iter()
+                    .try_for_each(|f| out.line("finding", f))
+            });
+        if let Err(e) = written {
+            failure = Some(e);
+        }
+        for t in &mut r.transactions {
+            for m in t.request.iter_mut().chain(t.response.iter_mut()) {
+                m.headers = Vec::new();
+            }
+        }
+        r.timeline = None;
+        slim.push(r);
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    slim.sort_by_key(|r| r.id);
+    let extra = report::connection_findings(&slim, &report_options(config));
+    for f in &extra {
+        out.line("finding", f)?;
+    }
+    acc.add_findings(&extra);
+    let summary_out = acc.finish(&summary);
+    out.line("summary", &summary_out)
+}
+
+/// Request and response headers by transaction id (same numbering as the report).
+fn headers(records: &[ConnectionRecord]) -> BTreeMap<u64, TxHeaders> {
+    let mut map = BTreeMap::new();
+    let mut id = 0u64;
+    for r in records {
+        for t in &r.transactions {
+            map.insert(
+                id,
+                TxHeaders {
+                    request: t
+                        .request
+                        .as_ref()
+                        .map(|m| m.headers.clone())
+                        .unwrap_or_default(),
+                    response: t
+                        .response
+                        .as_ref()
+                        .map(|m| m.headers.clone())
+                        .unwrap_or_default(),
+                },
+            );
+            id += 1;
+        }
+    }
+    map
+}
+
+/// Segments for the HTML time–sequence graphs.
+fn timelines(records: &[ConnectionRecord]) -> Vec<ConnectionTimeline> {
+    use crate::tcp::timeline::SegKind;
+    records
+        .iter()
+        .filter_map(|r| {
+            let events = r.timeline.as_ref()?;
+            let points = events
+                .iter()
+                .map(|e| SeqPoint {
+                    t_us: e.ts.as_micros(),
+                    side: e.side.index() as u8,
+                    seq_start: e.start,
+                    seq_end: e.end,
+                    ack: e.ack,
+                    window: e.window,
+                    kind: match e.kind {
+                        SegKind::Control => "control",
+                        SegKind::New => "new",
+                        SegKind::OutOfOrder => "out_of_order",
+                        SegKind::FastRetransmit => "fast_retransmission",
+                        SegKind::TimeoutRetransmit => "retransmission",
+                        SegKind::Spurious => "spurious_retransmission",
+                        SegKind::KeepAlive => "keepalive",
+                        SegKind::WindowProbe => "window_probe",
+                        SegKind::Duplicate => "duplicate",
+                    },
+                    frame: e.frame,
+                })
+                .collect();
+            Some(ConnectionTimeline {
+                connection: r.id,
+                points,
+            })
+        })
+        .collect()
+}
+
+/// Where the output goes: standard output or a file, buffered.
+struct Output {
+    path: String,
+    w: Box<dyn Write>,
+}
+
+impl Output {
+    fn open(path: Option<&str>) -> Result<Output, Error> {
+        match path {
+            None | Some("-") => Ok(Output {
+                path: "<stdout>".into(),
+                w: Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
+            }),
+            Some(p) => {
+                let f = File::create(p).map_err(|source| Error::Output {
+                    path: p.to_string(),
+                    source,
+                })?;
+                Ok(Output {
+                    path: p.to_string(),
+                    w: Box::new(BufWriter::with_capacity(1 << 16, f)),
+                })
+            }
+        }
+    }
+
+    fn err(&self, source: io::Error) -> Error {
+        Error::Output {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.w.write_all(bytes).map_err(|e| self.err(e))
+    }
+
+    fn json_pretty<T: Serialize>(&mut self, value: &T) -> Result<(), Error> {
+        serde_json::to_writer_pretty(&mut self.w, value).map_err(|e| self.json_err(e))?;
+        self.write(b"\n")
+    }
+
+    fn line<T: Serialize>(&mut self, kind: &'static str, data: &T) -> Result<(), Error> {
+        serde_json::to_writer(&mut self.w, &Line { kind, data }).map_err(|e| self.json_err(e))?;
+        self.write(b"\n")
+    }
+
+    /// Keeps the I/O error kind (a closed pipe must stay a closed pipe).
+    fn json_err(&self, e: serde_json::Error) -> Error {
+        match e.io_error_kind() {
+            Some(kind) => self.err(io::Error::new(kind, e)),
+            None => self.err(io::Error::other(e)),
+        }
+    }
+
+    fn finish(mut self) -> Result<(), Error> {
+        self.w.flush().map_err(|e| self.err(e))
+    }
+}
+
+/// A progress bar on stderr for long inputs, only when stderr is a terminal.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(config: &Config) -> Progress {
+        use std::io::IsTerminal;
+        if config.quiet || !io::stderr().is_terminal() {
+            return Progress { bar: None };
+        }
+        let total: u64 = config
+            .captures
+            .iter()
+            .filter(|p| *p != "-")
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        // Short inputs finish before a bar would be readable.
+        if total < (16 << 20) {
+            return Progress { bar: None };
+        }
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {bytes}/{total_bytes} {msg} ({eta} left)",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Progress { bar: Some(bar) }
+    }
+
+    fn hook(&self) -> Option<pipeline::ProgressHook> {
+        let bar = self.bar.clone()?;
+        let done_before = std::cell::Cell::new(0u64);
+        let current = std::cell::RefCell::new(String::new());
+        Some(Rc::new(move |path: &str, bytes: u64, packets: u64| {
+            if *current.borrow() != path {
+                done_before.set(bar.position());
+                *current.borrow_mut() = path.to_string();
+            }
+            bar.set_position(done_before.get() + bytes);
+            let secs = bar.elapsed().as_secs_f64().max(0.001);
+            bar.set_message(format!(
+                "{packets} packets, {:.0} k/s",
+                packets as f64 / secs / 1000.0
+            ));
+        }))
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Filter {
+    /// True when the connection matches.
+    pub fn matches(&self, r: &ConnectionRecord) -> bool {
+        match self {
+            Filter::Connection(id) => r.id == *id,
+            Filter::Port(p) => r.client.port() == *p || r.server.port() == *p,
+            Filter::Host(h) => {
+                let h = h.to_ascii_lowercase();
+                r.server.ip().to_string() == h
+                    || r.client.ip().to_string() == h
+                    || r.transactions.iter().any(|t| {
+                        t.host.as_deref().is_some_and(|x| {
+                            let x = x.to_ascii_lowercase();
+                            x == h || x.split(':').next() == Some(h.as_str())
+                        })
+                    })
+            }
         }
     }
 }

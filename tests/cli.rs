@@ -297,10 +297,11 @@ fn closed_stdout_exits_quietly() {
 fn version_flag() {
     let out = run(&["--version"], None);
     assert_eq!(out.code, 0);
-    assert_eq!(
-        out.stdout_str(),
-        format!("wireblame {}\n", env!("CARGO_PKG_VERSION"))
-    );
+    // "wireblame 0.1.0 (<git commit>)"
+    let text = out.stdout_str();
+    let prefix = format!("wireblame {} (", env!("CARGO_PKG_VERSION"));
+    assert!(text.starts_with(&prefix), "{text}");
+    assert!(text.ends_with(")\n"), "{text}");
 }
 
 #[test]

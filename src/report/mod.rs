@@ -1,6 +1,8 @@
 //! Reports: the JSON document (built from finished connections) and the
 //! terminal tables.
 
+pub mod har;
+pub mod html;
 pub mod model;
 pub mod table;
 
@@ -14,86 +16,238 @@ use crate::transaction::{Protocol, Transaction};
 
 use model::*;
 
-/// Builds the report document. `records` must be sorted by connection id.
+/// The report lines of one finished connection.
+pub struct RecordOut {
+    pub connection: ConnectionOut,
+    pub transactions: Vec<TransactionOut>,
+    pub findings: Vec<FindingOut>,
+}
+
+/// Serializes one connection; transaction ids continue from `next_tx_id`.
+pub fn record_out(r: &ConnectionRecord, multi: bool, next_tx_id: &mut u64) -> RecordOut {
+    let first_id = *next_tx_id;
+    let mut transactions = Vec::with_capacity(r.transactions.len());
+    let mut prev_response_end: Option<Timestamp> = None;
+    for (i, t) in r.transactions.iter().enumerate() {
+        let blame = r.blame.get(i).and_then(|b| b.as_ref());
+        let mut out = transaction_out(r, t, blame, *next_tx_id, prev_response_end);
+        out.file = multi.then_some(r.file);
+        transactions.push(out);
+        *next_tx_id += 1;
+        if let Some(resp) = &t.response {
+            prev_response_end = Some(resp.end);
+        }
+    }
+    let findings = r
+        .findings
+        .iter()
+        .map(|f| {
+            finding_out(f, |idx| {
+                r.transactions
+                    .iter()
+                    .position(|t| t.index == idx)
+                    .map(|p| first_id + p as u64)
+            })
+        })
+        .collect();
+    RecordOut {
+        connection: connection_out(r, multi),
+        transactions,
+        findings,
+    }
+}
+
+/// Accumulates what the summary needs, one connection at a time, so that a
+/// streaming writer need not keep the whole report.
+#[derive(Default)]
+pub struct SummaryAcc {
+    connections: u64,
+    http_connections: u64,
+    tls_connections: u64,
+    /// Per transaction, ms per cause, for percentiles (f32: 7 significant
+    /// digits, ample for a percentile; totals are summed exactly below).
+    blame: Vec<[f32; 15]>,
+    totals: [f64; 15],
+    quality: QualityAcc,
+    /// The findings with the most time (at most `TOP_FINDINGS`).
+    top: Vec<FindingOut>,
+    recommendations: std::collections::BTreeMap<(String, String), (u64, f64)>,
+}
+
+const TOP_FINDINGS: usize = 10;
+
+#[derive(Default)]
+struct QualityAcc {
+    votes: [u64; 4],
+    handshakes_seen: u64,
+    capture_loss_bytes: u64,
+    gap_bytes: u64,
+    payload: u64,
+}
+
+impl SummaryAcc {
+    pub fn add(&mut self, r: &ConnectionRecord, out: &RecordOut) {
+        use crate::tcp::conn::Vantage;
+        self.connections += 1;
+        match r.protocol {
+            Some(Protocol::Http) => self.http_connections += 1,
+            Some(Protocol::Tls) => self.tls_connections += 1,
+            _ => {}
+        }
+        for t in &out.transactions {
+            let v = blame_values(t);
+            for (total, x) in self.totals.iter_mut().zip(v) {
+                *total += x;
+            }
+            self.blame.push(v.map(|x| x as f32));
+        }
+        let q = &mut self.quality;
+        if r.handshake.is_some() {
+            q.handshakes_seen += 1;
+            let i = match r.vantage {
+                Vantage::NearClient => 0,
+                Vantage::NearServer => 1,
+                Vantage::Middle => 2,
+                Vantage::Unknown => 3,
+            };
+            q.votes[i] += 1;
+        }
+        for d in &r.dirs {
+            q.capture_loss_bytes += d.acked_unseen;
+            q.gap_bytes += d.gap_bytes;
+            q.payload += d.bytes;
+        }
+        self.add_findings(&out.findings);
+    }
+
+    /// Adds findings to the recommendations and the top list.
+    pub fn add_findings(&mut self, findings: &[FindingOut]) {
+        for f in findings {
+            if let Some(text) = &f.recommendation {
+                let e = self
+                    .recommendations
+                    .entry((f.kind.clone(), text.clone()))
+                    .or_insert((0, 0.0));
+                e.0 += 1;
+                e.1 += f.saving_ms.unwrap_or(0.0);
+            }
+            // Sub-millisecond evidence stays in `findings` but is not "top".
+            if f.duration_us >= 1000 {
+                self.top.push(f.clone());
+                self.top.sort_by(|a, b| {
+                    b.duration_us
+                        .cmp(&a.duration_us)
+                        .then(a.start_us.cmp(&b.start_us))
+                        .then(a.kind.cmp(&b.kind))
+                });
+                self.top.truncate(TOP_FINDINGS);
+            }
+        }
+    }
+
+    pub fn finish(self, summary: &PassSummary) -> SummaryOut {
+        SummaryOut {
+            connections: self.connections,
+            transactions: self.blame.len() as u64,
+            http_connections: self.http_connections,
+            tls_connections: self.tls_connections,
+            peak_live_connections: summary.peak_live_connections as u64,
+            quality: quality(summary, &self.quality, self.connections),
+            time_by_cause: time_by_cause(&self.blame, &self.totals),
+            top_findings: self.top,
+            recommendations: recommendations(self.recommendations),
+        }
+    }
+}
+
+/// Options of the report that are not about single connections.
+#[derive(Clone, Debug, Default)]
+pub struct ReportOptions {
+    pub connections: crate::blame::connections::ConnectionOptions,
+}
+
+/// Builds the report document with default options.
 pub fn build(summary: &PassSummary, records: &[ConnectionRecord]) -> Report {
+    build_with(summary, records, &ReportOptions::default())
+}
+
+/// Builds the report document. `records` must be sorted by connection id.
+pub fn build_with(
+    summary: &PassSummary,
+    records: &[ConnectionRecord],
+    options: &ReportOptions,
+) -> Report {
     let mut connections = Vec::with_capacity(records.len());
     let mut transactions = Vec::new();
     let mut findings = Vec::new();
     let mut next_tx_id = 0u64;
     let multi = summary.captures.len() > 1;
+    let mut acc = SummaryAcc::default();
     for r in records {
-        connections.push(connection_out(r, multi));
-        let first_id = next_tx_id;
-        let mut prev_response_end: Option<Timestamp> = None;
-        for (i, t) in r.transactions.iter().enumerate() {
-            let blame = r.blame.get(i).and_then(|b| b.as_ref());
-            transactions.push(transaction_out(r, t, blame, next_tx_id, prev_response_end));
-            next_tx_id += 1;
-            if let Some(resp) = &t.response {
-                prev_response_end = Some(resp.end);
-            }
-        }
-        for f in &r.findings {
-            findings.push(finding_out(f, |idx| {
-                r.transactions
-                    .iter()
-                    .position(|t| t.index == idx)
-                    .map(|p| first_id + p as u64)
-            }));
-        }
+        let out = record_out(r, multi, &mut next_tx_id);
+        acc.add(r, &out);
+        connections.push(out.connection);
+        transactions.extend(out.transactions);
+        findings.extend(out.findings);
     }
-    let http_connections = records
-        .iter()
-        .filter(|r| r.protocol == Some(Protocol::Http))
-        .count() as u64;
-    let tls_connections = records
-        .iter()
-        .filter(|r| r.protocol == Some(Protocol::Tls))
-        .count() as u64;
+    let extra = connection_findings(records, options);
+    acc.add_findings(&extra);
+    findings.extend(extra);
     Report {
         schema_version: SCHEMA_VERSION,
-        tool: Tool {
-            name: "wireblame",
-            version: env!("CARGO_PKG_VERSION").to_string(),
-        },
+        tool: tool(),
         capture: capture_out(summary),
         warnings: warnings(summary, records),
-        summary: SummaryOut {
-            connections: records.len() as u64,
-            transactions: transactions.len() as u64,
-            http_connections,
-            tls_connections,
-            peak_live_connections: summary.peak_live_connections as u64,
-            quality: quality(summary, records),
-            time_by_cause: time_by_cause(&transactions),
-            top_findings: top_findings(&findings),
-            recommendations: recommendations(&findings),
-        },
+        summary: acc.finish(summary),
         connections,
         transactions,
         findings,
     }
 }
 
-fn quality(summary: &PassSummary, records: &[ConnectionRecord]) -> QualityOut {
-    use crate::tcp::conn::Vantage;
-    let mut votes = [0u64; 4];
-    for r in records.iter().filter(|r| r.handshake.is_some()) {
-        let i = match r.vantage {
-            Vantage::NearClient => 0,
-            Vantage::NearServer => 1,
-            Vantage::Middle => 2,
-            Vantage::Unknown => 3,
-        };
-        votes[i] += 1;
+/// Connection-management findings over all connections (new connection per
+/// request, parallelism, pipelining, idle closes, stale keep-alive races,
+/// TIME_WAIT). `records` sorted by id, numbered as in the report.
+pub fn connection_findings(
+    records: &[ConnectionRecord],
+    options: &ReportOptions,
+) -> Vec<FindingOut> {
+    let mut ids = std::collections::BTreeMap::new();
+    let mut next = 0u64;
+    for r in records {
+        for t in &r.transactions {
+            ids.insert((r.id, t.index), next);
+            next += 1;
+        }
     }
+    let analysis = crate::blame::connections::analyze(records, &options.connections);
+    analysis
+        .findings
+        .iter()
+        .map(|f| {
+            let conn = f.connection;
+            finding_out(f, |idx| conn.and_then(|c| ids.get(&(c, idx)).copied()))
+        })
+        .collect()
+}
+
+pub fn tool() -> Tool {
+    Tool {
+        name: "wireblame",
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+fn quality(summary: &PassSummary, q: &QualityAcc, connections: u64) -> QualityOut {
     let names = ["near_client", "near_server", "middle", "unknown"];
-    let best = (0..4).max_by_key(|&i| (votes[i], std::cmp::Reverse(i))).unwrap_or(3);
-    let vantage = if votes.iter().all(|v| *v == 0) { "unknown" } else { names[best] };
-    let handshakes_seen = records.iter().filter(|r| r.handshake.is_some()).count() as u64;
-    let capture_loss_bytes: u64 = records.iter().map(|r| r.dirs.iter().map(|d| d.acked_unseen).sum::<u64>()).sum();
-    let gap_bytes: u64 = records.iter().map(|r| r.dirs.iter().map(|d| d.gap_bytes).sum::<u64>()).sum();
-    let payload: u64 = records.iter().map(|r| r.dirs.iter().map(|d| d.bytes).sum::<u64>()).sum();
+    let best = (0..4)
+        .max_by_key(|&i| (q.votes[i], std::cmp::Reverse(i)))
+        .unwrap_or(3);
+    let vantage = if q.votes.iter().all(|v| *v == 0) {
+        "unknown"
+    } else {
+        names[best]
+    };
     let d = &summary.decode;
     let frames_not_analyzed = d.ip_fragments
         + d.unsupported_link.values().sum::<u64>()
@@ -104,18 +258,25 @@ fn quality(summary: &PassSummary, records: &[ConnectionRecord]) -> QualityOut {
     if truncated {
         reasons.push("the file was cut short".to_string());
     }
-    if capture_loss_bytes > 0 {
-        reasons.push(format!("{capture_loss_bytes} bytes acknowledged but never captured (capture loss)"));
-        poor |= capture_loss_bytes * 100 > payload.max(1);
+    if q.capture_loss_bytes > 0 {
+        reasons.push(format!(
+            "{} bytes acknowledged but never captured (capture loss)",
+            q.capture_loss_bytes
+        ));
+        // More than 1 % of the payload missing makes every inference shaky.
+        poor |= q.capture_loss_bytes * 100 > q.payload.max(1);
     }
-    if gap_bytes > capture_loss_bytes {
-        reasons.push(format!("{} more bytes not captured (snaplen or holes)", gap_bytes - capture_loss_bytes));
+    if q.gap_bytes > q.capture_loss_bytes {
+        reasons.push(format!(
+            "{} more bytes not captured (snaplen or holes)",
+            q.gap_bytes - q.capture_loss_bytes
+        ));
     }
-    if handshakes_seen < records.len() as u64 {
+    if q.handshakes_seen < connections {
         reasons.push(format!(
             "{} of {} connections started before the capture (no handshake: RTT and vantage estimated)",
-            records.len() as u64 - handshakes_seen,
-            records.len()
+            connections - q.handshakes_seen,
+            connections
         ));
     }
     if frames_not_analyzed > 0 {
@@ -130,9 +291,9 @@ fn quality(summary: &PassSummary, records: &[ConnectionRecord]) -> QualityOut {
     };
     QualityOut {
         vantage,
-        handshakes_seen,
-        capture_loss_bytes,
-        gap_bytes,
+        handshakes_seen: q.handshakes_seen,
+        capture_loss_bytes: q.capture_loss_bytes,
+        gap_bytes: q.gap_bytes,
         truncated,
         frames_not_analyzed,
         verdict,
@@ -143,29 +304,45 @@ fn quality(summary: &PassSummary, records: &[ConnectionRecord]) -> QualityOut {
 fn blame_values(t: &TransactionOut) -> [f64; 15] {
     let b = &t.blame_ms;
     [
-        b.dns, b.connect_rtt, b.syn_retransmit, b.client, b.request_send, b.network_rtt, b.server,
-        b.head_of_line, b.transfer, b.slow_start, b.loss_recovery, b.receive_window, b.nagle,
-        b.delayed_ack, b.unexplained,
+        b.dns,
+        b.connect_rtt,
+        b.syn_retransmit,
+        b.client,
+        b.request_send,
+        b.network_rtt,
+        b.server,
+        b.head_of_line,
+        b.transfer,
+        b.slow_start,
+        b.loss_recovery,
+        b.receive_window,
+        b.nagle,
+        b.delayed_ack,
+        b.unexplained,
     ]
 }
 
-fn time_by_cause(txs: &[TransactionOut]) -> Vec<CauseTotal> {
+/// Rounds to the microsecond (ms with three decimals).
+fn round_us(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
+}
+
+fn time_by_cause(per_tx: &[[f32; 15]], totals: &[f64; 15]) -> Vec<CauseTotal> {
     crate::blame::Cause::ALL
         .iter()
         .map(|c| {
-            let mut v: Vec<f64> = txs.iter().map(|t| blame_values(t)[c.index()]).collect();
+            let mut v: Vec<f64> = per_tx.iter().map(|t| t[c.index()] as f64).collect();
             v.sort_by(|a, b| a.total_cmp(b));
             let pct = |p: f64| -> f64 {
                 if v.is_empty() {
                     return 0.0;
                 }
                 let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len());
-                v[rank - 1]
+                round_us(v[rank - 1])
             };
-            let total: f64 = v.iter().sum();
             CauseTotal {
                 cause: c.key(),
-                total_ms: (total * 1000.0).round() / 1000.0,
+                total_ms: round_us(totals[c.index()]),
                 p50_ms: pct(0.5),
                 p90_ms: pct(0.9),
                 p99_ms: pct(0.99),
@@ -175,23 +352,10 @@ fn time_by_cause(txs: &[TransactionOut]) -> Vec<CauseTotal> {
         .collect()
 }
 
-fn top_findings(findings: &[FindingOut]) -> Vec<FindingOut> {
-    // Sub-millisecond evidence stays in `findings` but is not "top".
-    let mut v: Vec<&FindingOut> = findings.iter().filter(|f| f.duration_us >= 1000).collect();
-    v.sort_by(|a, b| b.duration_us.cmp(&a.duration_us).then(a.start_us.cmp(&b.start_us)));
-    v.into_iter().take(10).cloned().collect()
-}
-
 /// Groups findings that recommend the same change and ranks them by saving.
-fn recommendations(findings: &[FindingOut]) -> Vec<Recommendation> {
-    let mut groups: std::collections::BTreeMap<(String, String), (u64, f64)> = Default::default();
-    for f in findings {
-        if let Some(text) = &f.recommendation {
-            let e = groups.entry((f.kind.clone(), text.clone())).or_insert((0, 0.0));
-            e.0 += 1;
-            e.1 += f.saving_ms.unwrap_or(0.0);
-        }
-    }
+fn recommendations(
+    groups: std::collections::BTreeMap<(String, String), (u64, f64)>,
+) -> Vec<Recommendation> {
     let mut out: Vec<Recommendation> = groups
         .into_iter()
         .map(|((kind, text), (n, saving))| Recommendation {
@@ -202,10 +366,14 @@ fn recommendations(findings: &[FindingOut]) -> Vec<Recommendation> {
             },
             kind,
             occurrences: n,
-            saving_ms: (saving * 1000.0).round() / 1000.0,
+            saving_ms: round_us(saving),
         })
         .collect();
-    out.sort_by(|a, b| b.saving_ms.total_cmp(&a.saving_ms).then(a.text.cmp(&b.text)));
+    out.sort_by(|a, b| {
+        b.saving_ms
+            .total_cmp(&a.saving_ms)
+            .then(a.text.cmp(&b.text))
+    });
     out
 }
 
@@ -524,6 +692,7 @@ fn transaction_out(
             || req.or(resp).map_or(0, |m| m.start.as_micros()),
             |b| b.start.as_micros(),
         ),
+        file: None,
     }
 }
 

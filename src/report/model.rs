@@ -227,6 +227,9 @@ pub struct TransactionOut {
     pub dominant_cause: &'static str,
     /// Start of the attributed span (DNS query, SYN or first request byte).
     pub span_start_us: i64,
+    /// Index into `capture.files`, only when several files were analyzed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<usize>,
 }
 
 /// Milliseconds per cause (keys documented in docs/causes.md).

@@ -230,16 +230,26 @@ const BAR_CHARS: [char; 15] = [
 ];
 
 /// ANSI colors per cause, used only on a terminal.
-const BAR_COLORS: [u8; 15] = [
-    95, 94, 91, 37, 36, 34, 33, 35, 32, 92, 31, 93, 41, 45, 90,
-];
+const BAR_COLORS: [u8; 15] = [95, 94, 91, 37, 36, 34, 33, 35, 32, 92, 31, 93, 41, 45, 90];
 
 fn blame_array(t: &TransactionOut) -> [f64; 15] {
     let b = &t.blame_ms;
     [
-        b.dns, b.connect_rtt, b.syn_retransmit, b.client, b.request_send, b.network_rtt, b.server,
-        b.head_of_line, b.transfer, b.slow_start, b.loss_recovery, b.receive_window, b.nagle,
-        b.delayed_ack, b.unexplained,
+        b.dns,
+        b.connect_rtt,
+        b.syn_retransmit,
+        b.client,
+        b.request_send,
+        b.network_rtt,
+        b.server,
+        b.head_of_line,
+        b.transfer,
+        b.slow_start,
+        b.loss_recovery,
+        b.receive_window,
+        b.nagle,
+        b.delayed_ack,
+        b.unexplained,
     ]
 }
 
@@ -288,7 +298,12 @@ pub fn analyze(report: &Report, top: usize, color: bool) -> String {
         s.push_str(&format!(" ({})", q.reasons.join("; ")));
     }
     s.push_str(&format!("; vantage: {}\n", q.vantage.replace('_', " ")));
-    let total: f64 = report.summary.time_by_cause.iter().map(|c| c.total_ms).sum();
+    let total: f64 = report
+        .summary
+        .time_by_cause
+        .iter()
+        .map(|c| c.total_ms)
+        .sum();
     if report.transactions.is_empty() {
         s.push_str("\nno HTTP transactions found\n");
     } else {
@@ -323,8 +338,16 @@ pub fn analyze(report: &Report, top: usize, color: bool) -> String {
             ));
         }
         let mut slow: Vec<&TransactionOut> = report.transactions.iter().collect();
-        slow.sort_by(|a, b| b.timings_ms.total.total_cmp(&a.timings_ms.total).then(a.id.cmp(&b.id)));
-        s.push_str(&format!("\nSlowest transactions (top {}):\n", top.min(slow.len())));
+        slow.sort_by(|a, b| {
+            b.timings_ms
+                .total
+                .total_cmp(&a.timings_ms.total)
+                .then(a.id.cmp(&b.id))
+        });
+        s.push_str(&format!(
+            "\nSlowest transactions (top {}):\n",
+            top.min(slow.len())
+        ));
         for t in slow.into_iter().take(top) {
             let status = t.status.map_or("-".to_string(), |c| c.to_string());
             s.push_str(&format!(

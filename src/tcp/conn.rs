@@ -431,7 +431,9 @@ impl Connection {
         };
         let start = self.dirs[s].offset_of(pos);
         let ack = if flags.ack() {
-            self.dirs[r].peek(seg.ack).map(|p| self.dirs[r].offset_of(p))
+            self.dirs[r]
+                .peek(seg.ack)
+                .map(|p| self.dirs[r].offset_of(p))
         } else {
             None
         };
@@ -578,7 +580,14 @@ impl Connection {
     /// after packets of the sender the capture never saw: the missed packets
     /// were this segment's earlier transmissions, lost before the capture
     /// point (tail loss seen from the receiver's side).
-    fn infer_tail_loss(&mut self, kind: SegKind, side: Side, pos: u64, unseen: u16, here: Mark) -> SegKind {
+    fn infer_tail_loss(
+        &mut self,
+        kind: SegKind,
+        side: Side,
+        pos: u64,
+        unseen: u16,
+        here: Mark,
+    ) -> SegKind {
         let ooo = self.ooo_window();
         let d = &mut self.dirs[side.index()];
         if kind != SegKind::New || unseen == 0 || d.prev_max_end != pos {
