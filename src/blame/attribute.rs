@@ -578,9 +578,10 @@ fn wait_claims(
     }
     // A request segment resent during the wait: the server could not answer
     // before the repair arrived.
-    let retrans = ctx.events.iter().rev().find(|e| {
-        e.side == Side::Client && e.kind.is_retransmission() && e.ts > from && e.ts < to
-    });
+    let retrans =
+        ctx.events.iter().rev().find(|e| {
+            e.side == Side::Client && e.kind.is_retransmission() && e.ts > from && e.ts < to
+        });
     if let Some(e) = retrans {
         claims.push(Claim {
             cause: Cause::LossRecovery,
