@@ -50,7 +50,10 @@ fn within(range: &Value, v: f64) -> bool {
 fn check_scenario(truth: &Value, report: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let expect = &truth["expect"];
-    let conns = report["connections"].as_array().cloned().unwrap_or_default();
+    let conns = report["connections"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if let Some(n) = expect["connections"].as_u64() {
         if conns.len() as u64 != n {
             problems.push(format!("{} connections, expected {n}", conns.len()));
@@ -68,8 +71,15 @@ fn check_scenario(truth: &Value, report: &Value) -> Vec<String> {
             }
         }
     }
-    let txs = report["transactions"].as_array().cloned().unwrap_or_default();
-    for x in expect["transactions"].as_array().cloned().unwrap_or_default() {
+    let txs = report["transactions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for x in expect["transactions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
         let (c, i) = (x["connection"].as_u64(), x["index"].as_u64());
         let Some(t) = txs
             .iter()
@@ -98,7 +108,9 @@ fn check_scenario(truth: &Value, report: &Value) -> Vec<String> {
             for (cause, range) in causes {
                 let v = blame.get(cause).map_or(0.0, num);
                 if !within(range, v) {
-                    problems.push(format!("transaction {c:?}/{i:?}: {cause} = {v} ms, expected {range}"));
+                    problems.push(format!(
+                        "transaction {c:?}/{i:?}: {cause} = {v} ms, expected {range}"
+                    ));
                 }
             }
         }
@@ -114,7 +126,11 @@ fn lab_captures_match_their_truth() {
         .filter(|p| p.to_string_lossy().ends_with(".truth.json"))
         .collect();
     truths.sort();
-    assert!(truths.len() >= 20, "lab truth files missing: {}", truths.len());
+    assert!(
+        truths.len() >= 20,
+        "lab truth files missing: {}",
+        truths.len()
+    );
     let mut failures = Vec::new();
     for tf in &truths {
         let truth: Value = serde_json::from_str(&std::fs::read_to_string(tf).unwrap()).unwrap();
@@ -141,15 +157,24 @@ pub fn assert_blame_sums(report: &Report, what: &str) {
         let blame = blame_of(t);
         assert_eq!(blame.len(), 15, "{what}: blame keys");
         let sum: f64 = blame.values().map(num).sum();
-        assert!(blame.values().all(|x| num(x) >= 0.0), "{what}: negative part in {t}");
+        assert!(
+            blame.values().all(|x| num(x) >= 0.0),
+            "{what}: negative part in {t}"
+        );
         let total = num(&t["timings_ms"]["total"]);
-        assert!((sum - total).abs() < 0.001, "{what}: blame sums to {sum}, total {total}: {t}");
+        assert!(
+            (sum - total).abs() < 0.001,
+            "{what}: blame sums to {sum}, total {total}: {t}"
+        );
         let phases: f64 = ["blocked", "dns", "connect", "send", "wait", "receive"]
             .iter()
             .map(|k| num(&t["timings_ms"][*k]))
             .filter(|x| *x >= 0.0)
             .sum();
-        assert!((phases - total).abs() < 0.001, "{what}: phases sum to {phases}, total {total}: {t}");
+        assert!(
+            (phases - total).abs() < 0.001,
+            "{what}: phases sum to {phases}, total {total}: {t}"
+        );
     }
 }
 
