@@ -151,8 +151,8 @@ pub struct Datagram<'a> {
 pub enum Decoded<'a> {
     Tcp(Segment<'a>),
     Udp(Datagram<'a>),
-    /// An IP fragment (counted; not reassembled).
-    Fragment,
+    /// An IP fragment, for [`crate::defrag::Defragmenter`].
+    Fragment(crate::defrag::Fragment<'a>),
     /// Readable, but not TCP or UDP over IP (ARP, ICMP, LLC, …).
     Other,
     /// A link type wireblame does not decode.
@@ -369,7 +369,7 @@ fn ip(data: &[u8], cut: u32, depth: u8) -> Decoded<'_> {
     };
     let payload = sliced.payload();
     if payload.fragmented {
-        return Decoded::Fragment;
+        return fragment(&sliced, payload.payload, payload.ip_number.0);
     }
     let src = sliced.source_addr();
     let dst = sliced.destination_addr();
@@ -384,6 +384,62 @@ fn ip(data: &[u8], cut: u32, depth: u8) -> Decoded<'_> {
         47 if depth < MAX_ENCAPSULATION_DEPTH => gre(payload.payload, cut, depth + 1),
         _ => Decoded::Other,
     }
+}
+
+/// Offset, identification and more-fragments flag of a fragment.
+fn fragment<'a>(sliced: &LaxIpSlice<'a>, payload: &'a [u8], protocol: u8) -> Decoded<'a> {
+    let (id, offset, more) = if let Some(v4) = sliced.ipv4() {
+        let h = v4.header();
+        (
+            h.identification() as u32,
+            h.fragments_offset().value() as usize * 8,
+            h.more_fragments(),
+        )
+    } else if let Some(v6) = sliced.ipv6() {
+        let exts = v6.extensions();
+        let Some(fh) = ipv6_fragment_header(exts.first_header().map(|n| n.0), exts.slice()) else {
+            return Decoded::Malformed("ipv6 fragment");
+        };
+        fh
+    } else {
+        return Decoded::Malformed("ip fragment");
+    };
+    Decoded::Fragment(crate::defrag::Fragment {
+        src: sliced.source_addr(),
+        dst: sliced.destination_addr(),
+        id,
+        protocol,
+        offset,
+        more,
+        payload,
+    })
+}
+
+/// Walks IPv6 extension headers to the fragment header (RFC 8200 §4.5):
+/// (identification, offset, more fragments).
+fn ipv6_fragment_header(mut next: Option<u8>, mut b: &[u8]) -> Option<(u32, usize, bool)> {
+    while let Some(kind) = next {
+        match kind {
+            44 => {
+                let h = b.get(0..8)?;
+                let off = u16::from_be_bytes([h[2], h[3]]);
+                let id = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+                return Some((id, (off >> 3) as usize * 8, off & 1 == 1));
+            }
+            0 | 43 | 60 | 51 => {
+                let len = *b.get(1)? as usize;
+                let size = if kind == 51 {
+                    (len + 2) * 4
+                } else {
+                    (len + 1) * 8
+                };
+                next = b.first().copied();
+                b = b.get(size..)?;
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// Payload length of the IP packet as its sender meant it.

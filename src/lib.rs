@@ -16,6 +16,7 @@ pub mod blame;
 pub mod capture;
 pub mod cli;
 pub mod decode;
+pub mod defrag;
 pub mod error;
 pub mod http;
 pub mod pipeline;

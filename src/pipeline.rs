@@ -44,6 +44,9 @@ pub struct DecodeCounts {
     pub tcp: u64,
     pub udp: u64,
     pub ip_fragments: u64,
+    pub ip_datagrams_reassembled: u64,
+    /// Fragmented datagrams never completed (timeout, memory cap, end of file).
+    pub ip_datagrams_incomplete: u64,
     pub other: u64,
     pub unsupported_link: BTreeMap<u32, u64>,
     pub malformed: BTreeMap<&'static str, u64>,
@@ -283,6 +286,7 @@ fn read_one(
     let keep = options.keep_timeline;
     let mut done = |c: Connection| sink(ConnectionRecord::from_connection(c, file, None, keep));
     let mut prev_ts: Option<Timestamp> = None;
+    let mut defrag = crate::defrag::Defragmenter::default();
     while let Some(frame) = reader.next_frame()? {
         info.packets += 1;
         if info.packets % PROGRESS_EVERY == 0 {
@@ -305,7 +309,21 @@ fn read_one(
             );
         }
         prev_ts = Some(frame.ts);
-        match decode::decode(&frame) {
+        let decoded = decode::decode(&frame);
+        // A fragment that completes a datagram yields the datagram, credited
+        // to this frame (as Wireshark does).
+        let reassembled = match &decoded {
+            Decoded::Fragment(f) => {
+                summary.decode.ip_fragments += 1;
+                defrag.push(f, frame.ts)
+            }
+            _ => None,
+        };
+        let decoded = match &reassembled {
+            Some(packet) => decode::decode_link(decode::linktype::RAW, packet, packet.len() as u32),
+            None => decoded,
+        };
+        match decoded {
             Decoded::Tcp(seg) => {
                 summary.decode.tcp += 1;
                 if !options.decode_only {
@@ -313,7 +331,7 @@ fn read_one(
                 }
             }
             Decoded::Udp(_) => summary.decode.udp += 1,
-            Decoded::Fragment => summary.decode.ip_fragments += 1,
+            Decoded::Fragment(_) => {}
             Decoded::Other => summary.decode.other += 1,
             Decoded::UnsupportedLink(lt) => {
                 *summary.decode.unsupported_link.entry(lt).or_insert(0) += 1
@@ -332,8 +350,7 @@ fn read_one(
         );
         info.damage = Some(d.clone());
     }
-    if summary.decode.ip_fragments > 0 {
-        // Reported once per run in the warnings; counted here.
-    }
+    summary.decode.ip_datagrams_reassembled += defrag.completed;
+    summary.decode.ip_datagrams_incomplete += defrag.dropped + defrag.incomplete();
     Ok(info)
 }

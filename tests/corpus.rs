@@ -81,10 +81,6 @@ const CONNECTION_COUNT_EXCEPTIONS: &[(&str, &str)] = &[
         "two sFlow datagrams quote TCP headers of other hosts; TShark numbers them as streams",
     ),
     (
-        "http/pcapplusplus_ip_fragmented_http_req.pcap",
-        "the only TCP segment is split into IP fragments; wireblame counts fragments but does not reassemble them",
-    ),
-    (
         "http/tcpdump_arcnet-rfc1201-arp-icmp-http.pcap",
         "ARCNET link type (129) is not decoded; its frames are reported as not analyzed",
     ),

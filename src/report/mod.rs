@@ -249,7 +249,7 @@ fn quality(summary: &PassSummary, q: &QualityAcc, connections: u64) -> QualityOu
         names[best]
     };
     let d = &summary.decode;
-    let frames_not_analyzed = d.ip_fragments
+    let frames_not_analyzed = d.ip_datagrams_incomplete
         + d.unsupported_link.values().sum::<u64>()
         + d.malformed.values().sum::<u64>();
     let truncated = summary.captures.iter().any(|c| c.damage.is_some());
@@ -445,6 +445,7 @@ fn capture_out(summary: &PassSummary) -> CaptureOut {
             tcp: d.tcp,
             udp: d.udp,
             ip_fragments: d.ip_fragments,
+            ip_datagrams_reassembled: d.ip_datagrams_reassembled,
             other: d.other,
             not_analyzed: d
                 .unsupported_link
@@ -482,11 +483,15 @@ fn warnings(summary: &PassSummary, records: &[ConnectionRecord]) -> Vec<Warning>
             ),
         );
     }
-    if d.ip_fragments > 0 {
+    if d.ip_datagrams_incomplete > 0 {
         all.add_n(
-            "ip_fragments_not_reassembled",
-            d.ip_fragments,
-            "IP fragments are counted but not reassembled",
+            "ip_fragments_incomplete",
+            d.ip_datagrams_incomplete,
+            format!(
+                "fragmented IP datagrams never completed (timeout {} s, memory cap {} bytes)",
+                crate::defrag::FRAGMENT_TIMEOUT_NS / 1_000_000_000,
+                crate::defrag::MAX_PENDING_BYTES
+            ),
         );
     }
     for (layer, n) in &d.malformed {

@@ -73,6 +73,8 @@ pub struct DecodeOut {
     pub tcp: u64,
     pub udp: u64,
     pub ip_fragments: u64,
+    /// Datagrams rebuilt from fragments (then decoded like any other).
+    pub ip_datagrams_reassembled: u64,
     pub other: u64,
     /// Frames of link types wireblame does not decode, by link type name.
     pub not_analyzed: Vec<Count>,
