@@ -17,6 +17,7 @@ pub mod capture;
 pub mod cli;
 pub mod decode;
 pub mod defrag;
+pub mod dns;
 pub mod error;
 pub mod http;
 pub mod pipeline;

@@ -108,9 +108,9 @@ impl ConnectionRecord {
     pub fn from_connection(
         mut c: Connection,
         file: usize,
-        dns: Option<DnsLink>,
         keep_timeline: bool,
     ) -> ConnectionRecord {
+        let dns = c.dns.take();
         let handshake =
             (c.handshake.syn.is_some() || c.handshake.synack.is_some()).then_some(c.handshake);
         let handshake_rtt_ns = c.handshake_rtt_ns();
@@ -238,7 +238,7 @@ pub fn run(
         summary.captures.push(info);
         // Connections do not span files: finish them at each file's end.
         let keep = options.keep_timeline;
-        table.finish(&mut |c| sink(ConnectionRecord::from_connection(c, file, None, keep)));
+        table.finish(&mut |c| sink(ConnectionRecord::from_connection(c, file, keep)));
     }
     summary.connections = table.created() as u64;
     summary.peak_live_connections = table.peak_live;
@@ -260,6 +260,37 @@ pub fn run(
         );
     }
     Ok(summary)
+}
+
+/// Links a new connection to the DNS answer that gave its server's address
+/// just before the SYN. Each answer is charged to the first connection after
+/// it only (later connections reuse the cached address).
+fn link_dns(
+    table: &mut FlowTable,
+    dns: &mut crate::dns::DnsTable,
+    seg: &crate::decode::Segment<'_>,
+    ts: Timestamp,
+) {
+    let Some(link) = dns
+        .lookup(seg.dst.ip(), ts, None)
+        .filter(|l| l.client == seg.src.ip())
+        .map(|l| DnsLink {
+            name: l.name.clone(),
+            query_ts: l.query_ts,
+            answer_ts: l.answer_ts,
+            query_frame: l.query_frame,
+            answer_frame: l.answer_frame,
+            retries: l.retries,
+        })
+    else {
+        return;
+    };
+    if !dns.claim(link.answer_frame) {
+        return;
+    }
+    if let Some(c) = table.get_mut(seg.src, seg.dst) {
+        c.dns = Some(link);
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -284,9 +315,10 @@ fn read_one(
         damage: None,
     };
     let keep = options.keep_timeline;
-    let mut done = |c: Connection| sink(ConnectionRecord::from_connection(c, file, None, keep));
+    let mut done = |c: Connection| sink(ConnectionRecord::from_connection(c, file, keep));
     let mut prev_ts: Option<Timestamp> = None;
     let mut defrag = crate::defrag::Defragmenter::default();
+    let mut dns = crate::dns::DnsTable::new();
     while let Some(frame) = reader.next_frame()? {
         info.packets += 1;
         if info.packets % PROGRESS_EVERY == 0 {
@@ -327,10 +359,17 @@ fn read_one(
             Decoded::Tcp(seg) => {
                 summary.decode.tcp += 1;
                 if !options.decode_only {
+                    let before = table.created();
                     table.segment(&seg, frame.ts, frame.number, &mut done);
+                    if table.created() > before && seg.flags.syn() && !seg.flags.ack() {
+                        link_dns(table, &mut dns, &seg, frame.ts);
+                    }
                 }
             }
-            Decoded::Udp(_) => summary.decode.udp += 1,
+            Decoded::Udp(d) => {
+                summary.decode.udp += 1;
+                dns.observe(&d, frame.ts, frame.number);
+            }
             Decoded::Fragment(_) => {}
             Decoded::Other => summary.decode.other += 1,
             Decoded::UnsupportedLink(lt) => {
@@ -349,6 +388,31 @@ fn read_one(
             ),
         );
         info.damage = Some(d.clone());
+    }
+    if let Some(t) = info.last_ts {
+        dns.advance(t);
+    }
+    for f in dns.failures() {
+        let kind = if f.kind == "timeout" {
+            "dns_timeout"
+        } else {
+            "dns_error"
+        };
+        summary.anomalies.add_n(
+            kind,
+            1,
+            format!(
+                "{path}: frame {}: lookup of {} {} ({} retries)",
+                f.query_frame,
+                f.name,
+                if f.kind == "timeout" {
+                    "got no answer".to_string()
+                } else {
+                    format!("failed: {}", f.kind)
+                },
+                f.retries
+            ),
+        );
     }
     summary.decode.ip_datagrams_reassembled += defrag.completed;
     summary.decode.ip_datagrams_incomplete += defrag.dropped + defrag.incomplete();

@@ -126,6 +126,7 @@ fn corpus_exit_classes_and_connection_counts() {
         }
         let report = result.unwrap_or_else(|err| panic!("{}: {err}", e.file));
         crate::lab::assert_blame_sums(&report, &e.file);
+        crate::schema::assert_valid(&serde_json::to_value(&report).unwrap(), &e.file);
         if e.tcp_streams == 0 {
             continue;
         }

@@ -23,7 +23,12 @@ pub fn analyze(path: &Path) -> Report {
     )
     .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     records.sort_by_key(|r| r.id);
-    report::build(&summary, &records)
+    let report = report::build(&summary, &records);
+    crate::schema::assert_valid(
+        &serde_json::to_value(&report).unwrap(),
+        &path.display().to_string(),
+    );
+    report
 }
 
 fn blame_of(t: &Value) -> serde_json::Map<String, Value> {

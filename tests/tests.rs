@@ -2,7 +2,9 @@
 
 mod cli;
 mod corpus;
+mod dns;
 mod http_scripts;
 mod lab;
 mod scenarios;
+mod schema;
 mod support;

@@ -231,6 +231,12 @@ pub fn connection_findings(
         .collect()
 }
 
+/// The JSON Schema (draft 2020-12) of the report, generated from the types;
+/// `docs/schema/report.schema.json` is this, kept in step by a test.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Report)).unwrap_or_default()
+}
+
 pub fn tool() -> Tool {
     Tool {
         name: "wireblame",

@@ -6,12 +6,13 @@
 //! integer microseconds since the Unix epoch (`*_us`), durations in
 //! milliseconds (`*_ms`) with microsecond precision.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 /// Version of the report layout.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct Report {
     pub schema_version: u32,
     pub tool: Tool,
@@ -23,13 +24,13 @@ pub struct Report {
     pub summary: SummaryOut,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct Tool {
     pub name: &'static str,
     pub version: String,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct CaptureOut {
     /// The file analyzed (several files: joined with ", ").
     pub path: String,
@@ -47,12 +48,12 @@ pub struct CaptureOut {
     /// Where reading stopped, when `truncated`.
     pub truncated_at: Option<Damage>,
     /// Per-file details when several files were analyzed together.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileOut>,
     pub decode: DecodeOut,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct FileOut {
     pub path: String,
     pub format: &'static str,
@@ -60,7 +61,7 @@ pub struct FileOut {
     pub truncated: bool,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct Damage {
     pub path: String,
     pub offset: u64,
@@ -68,7 +69,7 @@ pub struct Damage {
     pub detail: String,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct DecodeOut {
     pub tcp: u64,
     pub udp: u64,
@@ -82,26 +83,26 @@ pub struct DecodeOut {
     pub malformed: Vec<Count>,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct Count {
     pub name: String,
     pub count: u64,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct Warning {
     pub kind: String,
     pub count: u64,
     pub detail: String,
 }
 
-#[derive(Serialize, Debug, Clone, Copy)]
+#[derive(Serialize, JsonSchema, Debug, Clone, Copy)]
 pub struct PerSide<T> {
     pub client: T,
     pub server: T,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct HandshakeOut {
     pub syn_us: Option<i64>,
     pub synack_us: Option<i64>,
@@ -115,7 +116,7 @@ pub struct HandshakeOut {
     pub ack_frame: Option<u64>,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct CloseOut {
     /// Who sent the first FIN or RST.
     pub by: Option<&'static str>,
@@ -125,7 +126,7 @@ pub struct CloseOut {
     pub active_closer: Option<&'static str>,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct RetransOut {
     pub timeout: u64,
     pub fast: u64,
@@ -137,7 +138,7 @@ pub struct RetransOut {
     pub inferred: u64,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct DirectionOut {
     pub mss: Option<u16>,
     pub window_scale: Option<u8>,
@@ -154,7 +155,7 @@ pub struct DirectionOut {
     pub gap_bytes: u64,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct ConnectionOut {
     /// = Wireshark's `tcp.stream`.
     pub id: u32,
@@ -178,11 +179,11 @@ pub struct ConnectionOut {
     pub port_reused_after_us: Option<i64>,
     pub transactions: u32,
     pub details: PerSide<DirectionOut>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<usize>,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct TimingsMs {
     pub blocked: f64,
     pub dns: f64,
@@ -193,7 +194,7 @@ pub struct TimingsMs {
     pub total: f64,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct TransactionOut {
     pub id: u64,
     pub connection: u32,
@@ -230,12 +231,12 @@ pub struct TransactionOut {
     /// Start of the attributed span (DNS query, SYN or first request byte).
     pub span_start_us: i64,
     /// Index into `capture.files`, only when several files were analyzed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<usize>,
 }
 
 /// Milliseconds per cause (keys documented in docs/causes.md).
-#[derive(Serialize, Debug, Clone, Default)]
+#[derive(Serialize, JsonSchema, Debug, Clone, Default)]
 pub struct BlameMs {
     pub dns: f64,
     pub connect_rtt: f64,
@@ -278,7 +279,7 @@ impl BlameMs {
     }
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct FindingOut {
     pub kind: String,
     pub connection: Option<u32>,
@@ -295,7 +296,7 @@ pub struct FindingOut {
     pub recommendation: Option<String>,
 }
 
-#[derive(Serialize, Debug, Clone, Default)]
+#[derive(Serialize, JsonSchema, Debug, Clone, Default)]
 pub struct SummaryOut {
     pub connections: u64,
     pub transactions: u64,
@@ -312,7 +313,7 @@ pub struct SummaryOut {
 }
 
 /// How far the capture can be trusted.
-#[derive(Serialize, Debug, Clone, Default)]
+#[derive(Serialize, JsonSchema, Debug, Clone, Default)]
 pub struct QualityOut {
     /// Most common vantage point of connections with a handshake.
     pub vantage: &'static str,
@@ -330,7 +331,7 @@ pub struct QualityOut {
     pub reasons: Vec<String>,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct CauseTotal {
     pub cause: &'static str,
     pub total_ms: f64,
@@ -342,7 +343,7 @@ pub struct CauseTotal {
     pub transactions: u64,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct Recommendation {
     pub kind: String,
     pub text: String,

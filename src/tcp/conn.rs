@@ -257,6 +257,8 @@ pub struct Connection {
     pub http: HttpConversation,
     pub anomalies: AnomalyCounts,
     pub timeline: Timeline,
+    /// The DNS resolution that preceded the SYN, if one was captured.
+    pub dns: Option<crate::blame::attribute::DnsLink>,
 }
 
 impl Connection {
@@ -289,6 +291,7 @@ impl Connection {
             http: HttpConversation::new(HttpLimits::default()),
             anomalies: AnomalyCounts::default(),
             timeline: Timeline::default(),
+            dns: None,
         }
     }
 

@@ -102,6 +102,11 @@ impl FlowTable {
         self.live.len()
     }
 
+    /// The live connection of a four-tuple.
+    pub fn get_mut(&mut self, a: SocketAddr, b: SocketAddr) -> Option<&mut Connection> {
+        self.live.get_mut(&FlowKey::new(a, b))
+    }
+
     /// Number of connections created so far.
     pub fn created(&self) -> u32 {
         self.next_id
