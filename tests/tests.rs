@@ -1,10 +1,13 @@
 //! One integration-test binary (ripgrep style): faster links, shared helpers.
 
+mod attacks;
 mod cli;
 mod corpus;
 mod dns;
+mod har;
 mod http_scripts;
 mod lab;
+mod robustness;
 mod scenarios;
 mod schema;
 mod support;
