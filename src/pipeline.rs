@@ -202,6 +202,9 @@ pub struct PassOptions {
     pub decode_only: bool,
     /// Keep each connection's segment timeline in its record (HTML graphs).
     pub keep_timeline: bool,
+    /// Keep HTTP headers in the transactions (HAR, HTML); other outputs do
+    /// not show them, and not copying them saves most of the allocations.
+    pub keep_headers: bool,
     pub progress: Option<ProgressHook>,
 }
 
@@ -210,6 +213,7 @@ impl std::fmt::Debug for PassOptions {
         f.debug_struct("PassOptions")
             .field("decode_only", &self.decode_only)
             .field("keep_timeline", &self.keep_timeline)
+            .field("keep_headers", &self.keep_headers)
             .field("progress", &self.progress.is_some())
             .finish()
     }
@@ -224,6 +228,9 @@ pub fn run(
 ) -> Result<PassSummary, Error> {
     let mut summary = PassSummary::default();
     let mut table = FlowTable::new();
+    if !options.keep_headers {
+        table.http_limits.max_headers_kept = 0;
+    }
     for (file, path) in paths.iter().enumerate() {
         let mut reader = CaptureReader::open(path)?;
         let info = read_one(

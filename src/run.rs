@@ -27,6 +27,7 @@ pub fn run(config: &Config) -> Result<(), Error> {
     let options = PassOptions {
         decode_only: config.decode_only,
         keep_timeline: config.format == Format::Html,
+        keep_headers: matches!(config.format, Format::Har | Format::Html),
         progress: progress.hook(),
     };
     if config.format == Format::Ndjson {
@@ -91,7 +92,7 @@ fn run_ndjson(config: &Config, options: &PassOptions, out: &mut Output) -> Resul
     let mut failure: Option<Error> = None;
     // Slim copies (no headers, no timelines) for the connection-level findings.
     let mut slim: Vec<ConnectionRecord> = Vec::new();
-    let summary = pipeline::run(&config.captures, options, &mut |mut r| {
+    let summary = pipeline::run(&config.captures, options, &mut |r| {
         if failure.is_some() || !config.filters.iter().all(|f| f.matches(&r)) {
             return;
         }
@@ -114,13 +115,7 @@ fn run_ndjson(config: &Config, options: &PassOptions, out: &mut Output) -> Resul
         if let Err(e) = written {
             failure = Some(e);
         }
-        for t in &mut r.transactions {
-            for m in t.request.iter_mut().chain(t.response.iter_mut()) {
-                m.headers = Vec::new();
-            }
-        }
-        r.timeline = None;
-        slim.push(r);
+        slim.push(slim_record(r));
     })?;
     if let Some(e) = failure {
         return Err(e);
@@ -133,6 +128,34 @@ fn run_ndjson(config: &Config, options: &PassOptions, out: &mut Output) -> Resul
     acc.add_findings(&extra);
     let summary_out = acc.finish(&summary);
     out.line("summary", &summary_out)
+}
+
+/// What the connection-level findings need of a record, and no more: the
+/// per-transaction times and flags, but no headers, blame or findings; method
+/// and URI only where a stale keep-alive retry could need them.
+fn slim_record(mut r: ConnectionRecord) -> ConnectionRecord {
+    let keep_names = r
+        .transactions
+        .iter()
+        .any(|t| t.response.is_none() || t.incomplete.is_some());
+    for t in &mut r.transactions {
+        for m in t.request.iter_mut().chain(t.response.iter_mut()) {
+            m.headers = Vec::new();
+        }
+        t.reason = None;
+        t.interim = Vec::new();
+        if !keep_names {
+            t.method = None;
+            t.uri = None;
+            t.host = None;
+        }
+    }
+    r.transactions.shrink_to_fit();
+    r.blame = Vec::new();
+    r.findings = Vec::new();
+    r.anomalies = Default::default();
+    r.timeline = None;
+    r
 }
 
 /// Request and response headers by transaction id (same numbering as the report).

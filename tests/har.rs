@@ -51,11 +51,13 @@ fn inputs() -> Vec<PathBuf> {
 /// are assigned as `report::build` does (connections by id, then position).
 fn analyze(path: &Path) -> Result<(Report, BTreeMap<u64, TxHeaders>), String> {
     let mut records: Vec<ConnectionRecord> = Vec::new();
-    let summary = pipeline::run(
-        &[path.to_string_lossy().into_owned()],
-        &PassOptions::default(),
-        &mut |r| records.push(r),
-    )
+    let options = PassOptions {
+        keep_headers: true,
+        ..PassOptions::default()
+    };
+    let summary = pipeline::run(&[path.to_string_lossy().into_owned()], &options, &mut |r| {
+        records.push(r)
+    })
     .map_err(|e| e.to_string())?;
     records.sort_by_key(|r| r.id);
     let report = report::build(&summary, &records);

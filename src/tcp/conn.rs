@@ -167,6 +167,9 @@ pub struct Direction {
     /// Bytes the peer acknowledged that the capture never saw.
     pub acked_unseen: u64,
     pub fin: Option<Mark>,
+    /// Position just after the FIN; the peer's ACK of it completes the close.
+    fin_end: Option<u64>,
+    pub fin_acked: bool,
     pub rst: Option<Mark>,
     last_frame_sig: Option<(u16, u32, u32)>,
     last_ip_id: Option<u16>,
@@ -263,7 +266,13 @@ pub struct Connection {
 
 impl Connection {
     /// Creates a connection from its first segment.
-    pub fn new(id: u32, seg: &Segment<'_>, ts: Timestamp, frame: u64) -> Connection {
+    pub fn new(
+        id: u32,
+        seg: &Segment<'_>,
+        ts: Timestamp,
+        frame: u64,
+        limits: HttpLimits,
+    ) -> Connection {
         let (client, server, roles) = if seg.flags.syn() && !seg.flags.ack() {
             (seg.src, seg.dst, RoleSource::Syn)
         } else if seg.flags.syn() {
@@ -288,7 +297,7 @@ impl Connection {
             close_how: CloseHow::Open,
             close_ts: None,
             port_reused: None,
-            http: HttpConversation::new(HttpLimits::default()),
+            http: HttpConversation::new(limits),
             anomalies: AnomalyCounts::default(),
             timeline: Timeline::default(),
             dns: None,
@@ -310,6 +319,14 @@ impl Connection {
     /// True when both sides sent FIN, or either sent RST.
     pub fn is_closed(&self) -> bool {
         self.dirs.iter().any(|d| d.rst.is_some()) || self.dirs.iter().all(|d| d.fin.is_some())
+    }
+
+    /// Nothing more is expected: a RST, or both FINs sent and acknowledged.
+    /// The connection can be finalized at once; stragglers are counted by
+    /// the flow table's tombstone.
+    pub fn is_finished(&self) -> bool {
+        self.dirs.iter().any(|d| d.rst.is_some())
+            || self.dirs.iter().all(|d| d.fin.is_some() && d.fin_acked)
     }
 
     /// The initial sequence number `side` used, if its SYN was seen.
@@ -463,6 +480,7 @@ impl Connection {
                     self.close_how = CloseHow::Fin;
                 }
             }
+            self.dirs[s].fin_end.get_or_insert(fin_pos + 1);
             if fin_pos + 1 > self.dirs[s].max_end {
                 self.dirs[s].max_end = fin_pos + 1;
                 self.dirs[s].max_end_ts = ts;
@@ -550,6 +568,9 @@ impl Connection {
             // "ACKed unseen segment": the capture missed data the peer got
             // (counted below, from the gap reassembly declares).
             peer.max_end = ack_pos;
+        }
+        if peer.fin_end.is_some_and(|f| ack_pos >= f) {
+            peer.fin_acked = true;
         }
         let pure = seg.seg_len == 0 && !seg.flags.syn() && !seg.flags.fin() && !seg.flags.rst();
         if !peer.acked_set || ack_pos > peer.acked {

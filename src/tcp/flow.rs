@@ -20,8 +20,9 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use crate::decode::Segment;
-use crate::stream::EndReason;
+use crate::stream::{EndReason, Side};
 use crate::time::Timestamp;
+use crate::transaction::HttpLimits;
 
 use super::conn::Connection;
 
@@ -49,6 +50,19 @@ pub const MAX_TOMBSTONES: usize = 200_000;
 /// How often (in capture time) the table looks for connections to finalize.
 const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
 
+/// Each side's address and (initial or implied) ISN.
+fn isns_of(c: &Connection) -> [(SocketAddr, Option<u32>); 2] {
+    [Side::Client, Side::Server].map(|s| {
+        let d = c.dir(s);
+        let addr = if s == Side::Client {
+            c.client
+        } else {
+            c.server
+        };
+        (addr, d.isn.or(d.implied_isn))
+    })
+}
+
 /// Canonical four-tuple: the two endpoints in sorted order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowKey {
@@ -71,6 +85,9 @@ struct Tombstone {
     /// When the old connection closed (or was last seen, if never closed).
     closed: Timestamp,
     was_closed: bool,
+    /// (address, initial or implied ISN) of each side: a SYN repeating its
+    /// side's ISN belongs to the old connection (Wireshark keeps it there).
+    isns: [(SocketAddr, Option<u32>); 2],
     /// When it was finalized; it is forgotten [`TOMBSTONE_TTL_NS`] later.
     finalized: Timestamp,
 }
@@ -91,6 +108,8 @@ pub struct FlowTable {
     pub peak_live: usize,
     /// Connections finalized early because too many were live.
     pub evicted_for_memory: u64,
+    /// Limits of each new connection's HTTP parser.
+    pub http_limits: HttpLimits,
 }
 
 impl FlowTable {
@@ -139,6 +158,7 @@ impl FlowTable {
                 };
             if !reused {
                 conn.process(seg, side, ts, frame);
+                self.finish_if_done(key, ts, done);
                 return;
             }
             if let Some(mut old) = self.live.remove(&key) {
@@ -146,25 +166,34 @@ impl FlowTable {
                 let closed = old.close_ts.unwrap_or(old.last);
                 let (t, f) = (old.last, old.last_frame);
                 old.finish_streams(EndReason::EndOfCapture, t, f);
+                let isns = isns_of(&old);
                 done(old);
                 self.bury(
                     key,
                     Tombstone {
                         closed,
                         was_closed,
+                        isns,
                         finalized: ts,
                     },
                 );
             }
-        } else if !seg.flags.syn() && self.tombstones.contains_key(&key) {
-            // A straggler (late ACK, retransmitted FIN, RST) of a connection
-            // already finalized.
-            self.late_segments += 1;
-            return;
+        } else if let Some(t) = self.tombstones.get(&key) {
+            // A straggler (late ACK, retransmitted FIN, RST, or a SYN that
+            // repeats the old ISN) of a connection already finalized.
+            let old_isn = t
+                .isns
+                .iter()
+                .find(|(a, _)| *a == seg.src)
+                .and_then(|(_, i)| *i);
+            if !pure_syn || old_isn == Some(seg.seq) {
+                self.late_segments += 1;
+                return;
+            }
         }
         let id = self.next_id;
         self.next_id = self.next_id.saturating_add(1);
-        let mut conn = Connection::new(id, seg, ts, frame);
+        let mut conn = Connection::new(id, seg, ts, frame, self.http_limits);
         if pure_syn {
             if let Some(t) = self.tombstones.remove(&key) {
                 conn.port_reused = Some(t.was_closed.then(|| ts.since(t.closed)));
@@ -181,6 +210,32 @@ impl FlowTable {
         conn.process(seg, side, ts, frame);
         self.live.insert(key, conn);
         self.peak_live = self.peak_live.max(self.live.len());
+        self.finish_if_done(key, ts, done);
+    }
+
+    /// Finalizes the connection of `key` if nothing more is expected of it,
+    /// so its state is freed as soon as it ends (by capture time).
+    fn finish_if_done(&mut self, key: FlowKey, ts: Timestamp, done: &mut dyn FnMut(Connection)) {
+        if !self.live.get(&key).is_some_and(|c| c.is_finished()) {
+            return;
+        }
+        if let Some(mut c) = self.live.remove(&key) {
+            let (t, f) = (c.last, c.last_frame);
+            let reason = if c.dirs.iter().any(|d| d.rst.is_some()) {
+                EndReason::Rst
+            } else {
+                EndReason::Fin
+            };
+            c.finish_streams(reason, t, f);
+            let tomb = Tombstone {
+                closed: c.close_ts.unwrap_or(c.last),
+                was_closed: true,
+                isns: isns_of(&c),
+                finalized: ts,
+            };
+            self.bury(key, tomb);
+            done(c);
+        }
     }
 
     /// Finalizes connections that are closed and quiet, or idle.
@@ -220,6 +275,7 @@ impl FlowTable {
                     Tombstone {
                         closed: c.close_ts.unwrap_or(c.last),
                         was_closed: c.is_closed(),
+                        isns: isns_of(&c),
                         finalized: now,
                     },
                 );
