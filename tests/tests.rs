@@ -4,6 +4,7 @@ mod attacks;
 mod cli;
 mod corpus;
 mod dns;
+mod formats;
 mod har;
 mod http_scripts;
 mod lab;

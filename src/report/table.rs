@@ -290,14 +290,16 @@ fn bar(values: &[f64; 15], width: usize, color: bool) -> String {
 /// The `analyze` view: quality, where the time went, the slowest
 /// transactions with their breakdown, findings and recommendations.
 pub fn analyze(report: &Report, top: usize, color: bool) -> String {
-    let mut s = capture_line(report);
+    let mut s = wrap(&capture_line(report), 98, "  ");
     s.push('\n');
     let q = &report.summary.quality;
-    s.push_str(&format!("quality: {}", q.verdict));
+    let mut quality = format!("quality: {}", q.verdict);
     if !q.reasons.is_empty() {
-        s.push_str(&format!(" ({})", q.reasons.join("; ")));
+        quality.push_str(&format!(" ({})", q.reasons.join("; ")));
     }
-    s.push_str(&format!("; vantage: {}\n", q.vantage.replace('_', " ")));
+    quality.push_str(&format!("; vantage: {}", q.vantage.replace('_', " ")));
+    s.push_str(&wrap(&quality, 98, "  "));
+    s.push('\n');
     let total: f64 = report
         .summary
         .time_by_cause
@@ -351,13 +353,13 @@ pub fn analyze(report: &Report, top: usize, color: bool) -> String {
         for t in slow.into_iter().take(top) {
             let status = t.status.map_or("-".to_string(), |c| c.to_string());
             s.push_str(&format!(
-                "  {:>4} {:<6} {:<28} {:>3} {:>9.1} ms {} {}\n",
+                "  {:>4} {:<6} {:<26} {:>3} {:>9.1} ms {} {}\n",
                 t.id,
                 shorten(t.method.as_deref().unwrap_or("-"), 6),
-                target(t, 28),
+                target(t, 26),
                 status,
                 t.timings_ms.total,
-                bar(&blame_array(t), 30, color),
+                bar(&blame_array(t), 24, color),
                 t.dominant_cause
             ));
         }

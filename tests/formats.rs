@@ -1,0 +1,126 @@
+//! Every output format on every sample (and, for the cheap ones, every corpus
+//! file): tables fit 100 columns, NDJSON lines parse and agree with the JSON
+//! report, JSON is byte-for-byte deterministic.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use wireblame::report::table;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_wireblame")
+}
+
+fn samples() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn corpus_files() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let mut v = Vec::new();
+    for sub in ["http", "edge"] {
+        if let Ok(rd) = std::fs::read_dir(dir.join(sub)) {
+            v.extend(rd.filter_map(|e| e.ok().map(|e| e.path())));
+        }
+    }
+    v.sort();
+    v
+}
+
+fn run(args: &[&str], file: &Path) -> (i32, Vec<u8>) {
+    let out = Command::new(bin())
+        .args(args)
+        .arg(file)
+        .output()
+        .expect("run wireblame");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{}: {stderr}", file.display());
+    (out.status.code().unwrap_or(-1), out.stdout)
+}
+
+fn assert_fits(text: &str, what: &str) {
+    for line in text.lines() {
+        let cols = line.chars().count();
+        assert!(
+            cols <= table::MAX_WIDTH as usize,
+            "{what}: {cols} columns: {line}"
+        );
+    }
+}
+
+#[test]
+fn tables_fit_100_columns_everywhere() {
+    let mut files = samples();
+    files.extend(corpus_files());
+    for f in &files {
+        let what = f.display().to_string();
+        for view in ["analyze", "connections", "transactions"] {
+            let (code, out) = run(&[view, "--no-color"], f);
+            assert!(code == 0 || code == 2, "{what} {view}: exit {code}");
+            if code == 0 {
+                assert_fits(&String::from_utf8_lossy(&out), &format!("{what} {view}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn ndjson_agrees_with_json_on_every_sample() {
+    for f in samples() {
+        let what = f.display().to_string();
+        let (code, json) = run(&["analyze", "-f", "json"], &f);
+        assert_eq!(code, 0, "{what}");
+        let report: Value = serde_json::from_slice(&json).unwrap();
+        let (code, nd) = run(&["analyze", "-f", "ndjson"], &f);
+        assert_eq!(code, 0, "{what}");
+        let lines: Vec<Value> = String::from_utf8(nd)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{what}: {e}: {l}")))
+            .collect();
+        let count = |t: &str| lines.iter().filter(|l| l["type"] == t).count();
+        assert_eq!(
+            count("connection"),
+            report["connections"].as_array().unwrap().len(),
+            "{what}"
+        );
+        assert_eq!(
+            count("transaction"),
+            report["transactions"].as_array().unwrap().len(),
+            "{what}"
+        );
+        assert_eq!(
+            count("finding"),
+            report["findings"].as_array().unwrap().len(),
+            "{what}"
+        );
+        assert_eq!(count("summary"), 1, "{what}");
+        let last = lines.last().unwrap();
+        assert_eq!(last["type"], "summary", "{what}: summary comes last");
+        assert_eq!(
+            last["transactions"], report["summary"]["transactions"],
+            "{what}"
+        );
+        assert_eq!(
+            last["time_by_cause"], report["summary"]["time_by_cause"],
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn json_is_deterministic() {
+    for f in samples().iter().take(8) {
+        let (_, a) = run(&["analyze", "-f", "json"], f);
+        let (_, b) = run(&["analyze", "-f", "json"], f);
+        assert!(a == b, "{}: two runs differ", f.display());
+    }
+}
