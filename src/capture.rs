@@ -132,6 +132,8 @@ pub struct CaptureReader {
     buf: Vec<u8>,
     /// Start of unconsumed bytes in `buf`.
     start: usize,
+    /// End of the bytes read into `buf`.
+    end: usize,
     /// File offset of `buf[start]`.
     offset: u64,
     /// Length of the record returned last; consumed on the next call.
@@ -187,8 +189,9 @@ impl CaptureReader {
         };
         let mut reader = CaptureReader {
             source,
-            buf: Vec::with_capacity(READ_CHUNK * 2),
+            buf: Vec::new(),
             start: 0,
+            end: 0,
             offset: 0,
             pending_consume: 0,
             eof: false,
@@ -232,28 +235,32 @@ impl CaptureReader {
     }
 
     fn available(&self) -> &[u8] {
-        self.buf.get(self.start..).unwrap_or(&[])
+        self.buf.get(self.start..self.end).unwrap_or(&[])
     }
 
     /// Makes at least `n` bytes available; false if the source ends first.
     fn fill(&mut self, n: usize) -> Result<bool, Error> {
-        while self.buf.len() - self.start < n {
+        while self.end - self.start < n {
             if self.eof {
                 return Ok(false);
             }
-            if self.start > 0 && self.start >= self.buf.len() / 2 {
-                self.buf.drain(..self.start);
+            // Move the unconsumed tail (less than one record) to the front,
+            // and grow only for a record larger than the buffer; the buffer
+            // is never zeroed again, so reading costs one copy from the kernel.
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
                 self.start = 0;
             }
-            let old = self.buf.len();
-            let want = READ_CHUNK.max(n - (old - self.start));
-            self.buf.resize(old + want, 0);
+            let want = (n + READ_CHUNK).max(READ_CHUNK * 2);
+            if self.buf.len() < want {
+                self.buf.resize(want, 0);
+            }
             let got = loop {
-                match self.source.read(&mut self.buf[old..]) {
+                match self.source.read(&mut self.buf[self.end..]) {
                     Ok(g) => break g,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
-                        self.buf.truncate(old);
                         // A corrupt gzip stream is damage, not an I/O failure.
                         if self.compressed
                             && matches!(
@@ -274,7 +281,7 @@ impl CaptureReader {
                     }
                 }
             };
-            self.buf.truncate(old + got);
+            self.end += got;
             self.bytes_read += got as u64;
             if got == 0 {
                 self.eof = true;

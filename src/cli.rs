@@ -73,6 +73,10 @@ struct Common {
     /// Decode frames only, without connection tracking (benchmark floor).
     #[arg(long, hide = true)]
     decode_only: bool,
+    /// Threads: 1 analyzes and writes on one thread; 2 (default) writes
+    /// NDJSON on a second one. The output is identical.
+    #[arg(long, hide = true, default_value_t = 2)]
+    threads: usize,
 }
 
 /// Output formats.
@@ -139,6 +143,7 @@ pub struct Config {
     pub no_color: bool,
     pub quiet: bool,
     pub decode_only: bool,
+    pub threads: usize,
 }
 
 /// What the command line asks for.
@@ -192,6 +197,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, cl
             no_color: c.no_color,
             quiet: c.quiet,
             decode_only: c.decode_only,
+            threads: c.threads.max(1),
         }
         .with_filters(&c.filter),
     ))

@@ -31,9 +31,9 @@ pub fn run(config: &Config) -> Result<(), Error> {
         progress: progress.hook(),
     };
     if config.format == Format::Ndjson {
-        let result = run_ndjson(config, &options, &mut out);
+        let result = run_ndjson(config, &options, out);
         progress.finish();
-        return result.and_then(|()| out.finish());
+        return result;
     }
     let mut records: Vec<ConnectionRecord> = Vec::new();
     let summary = pipeline::run(&config.captures, &options, &mut |r| {
@@ -85,19 +85,27 @@ struct Line<'a, T: Serialize> {
     data: &'a T,
 }
 
-fn run_ndjson(config: &Config, options: &PassOptions, out: &mut Output) -> Result<(), Error> {
-    let mut next_tx_id = 0u64;
-    let mut acc = report::SummaryAcc::default();
-    let multi = config.captures.len() > 1;
-    let mut failure: Option<Error> = None;
-    // Slim copies (no headers, no timelines) for the connection-level findings.
-    let mut slim: Vec<ConnectionRecord> = Vec::new();
-    let summary = pipeline::run(&config.captures, options, &mut |r| {
-        if failure.is_some() || !config.filters.iter().all(|f| f.matches(&r)) {
+/// Writes NDJSON lines for each finished connection and keeps what the
+/// summary and the connection-level findings need.
+struct NdjsonSink {
+    out: Output,
+    acc: report::SummaryAcc,
+    next_tx_id: u64,
+    multi: bool,
+    filters: Vec<Filter>,
+    /// Slim copies (no headers, no timelines) for the connection findings.
+    slim: Vec<ConnectionRecord>,
+    error: Option<Error>,
+}
+
+impl NdjsonSink {
+    fn record(&mut self, r: ConnectionRecord) {
+        if self.error.is_some() || !self.filters.iter().all(|f| f.matches(&r)) {
             return;
         }
-        let lines = report::record_out(&r, multi, &mut next_tx_id);
-        acc.add(&r, &lines);
+        let lines = report::record_out(&r, self.multi, &mut self.next_tx_id);
+        self.acc.add(&r, &lines);
+        let out = &mut self.out;
         let written = out
             .line("connection", &lines.connection)
             .and_then(|()| {
@@ -113,21 +121,69 @@ fn run_ndjson(config: &Config, options: &PassOptions, out: &mut Output) -> Resul
                     .try_for_each(|f| out.line("finding", f))
             });
         if let Err(e) = written {
-            failure = Some(e);
+            self.error = Some(e);
         }
-        slim.push(slim_record(r));
-    })?;
-    if let Some(e) = failure {
-        return Err(e);
+        self.slim.push(slim_record(r));
     }
-    slim.sort_by_key(|r| r.id);
-    let extra = report::connection_findings(&slim, &report_options(config));
-    for f in &extra {
-        out.line("finding", f)?;
+
+    fn finish(
+        mut self,
+        summary: &pipeline::PassSummary,
+        options: &report::ReportOptions,
+    ) -> Result<(), Error> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        self.slim.sort_by_key(|r| r.id);
+        let extra = report::connection_findings(&self.slim, options);
+        for f in &extra {
+            self.out.line("finding", f)?;
+        }
+        self.acc.add_findings(&extra);
+        let summary_out = self.acc.finish(summary);
+        self.out.line("summary", &summary_out)?;
+        self.out.finish()
     }
-    acc.add_findings(&extra);
-    let summary_out = acc.finish(&summary);
-    out.line("summary", &summary_out)
+}
+
+/// Records queued between the analysis and the writer thread.
+const WRITER_QUEUE: usize = 1024;
+
+fn run_ndjson(config: &Config, options: &PassOptions, out: Output) -> Result<(), Error> {
+    let mut sink = NdjsonSink {
+        out,
+        acc: report::SummaryAcc::default(),
+        next_tx_id: 0,
+        multi: config.captures.len() > 1,
+        filters: config.filters.clone(),
+        slim: Vec::new(),
+        error: None,
+    };
+    let report_options = report_options(config);
+    if config.threads <= 1 {
+        let summary = pipeline::run(&config.captures, options, &mut |r| sink.record(r))?;
+        return sink.finish(&summary, &report_options);
+    }
+    // Serializing the lines takes as long as the analysis: a second core does
+    // it. Records cross a FIFO channel, so the output is the same bytes as
+    // with one thread.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<ConnectionRecord>(WRITER_QUEUE);
+    let writer = std::thread::spawn(move || {
+        for r in rx {
+            sink.record(r);
+        }
+        sink
+    });
+    let result = pipeline::run(&config.captures, options, &mut |r| {
+        // A send fails only if the writer died; its panic surfaces at join.
+        let _ = tx.send(r);
+    });
+    drop(tx);
+    let sink = writer
+        .join()
+        .map_err(|_| Error::Usage("the output thread failed".into()))?;
+    let summary = result?;
+    sink.finish(&summary, &report_options)
 }
 
 /// What the connection-level findings need of a record, and no more: the
@@ -226,7 +282,7 @@ fn timelines(records: &[ConnectionRecord]) -> Vec<ConnectionTimeline> {
 /// Where the output goes: standard output or a file, buffered.
 struct Output {
     path: String,
-    w: Box<dyn Write>,
+    w: Box<dyn Write + Send>,
 }
 
 impl Output {

@@ -124,3 +124,13 @@ fn json_is_deterministic() {
         assert!(a == b, "{}: two runs differ", f.display());
     }
 }
+
+#[test]
+fn two_threads_write_the_same_bytes_as_one() {
+    for f in samples() {
+        let (c1, one) = run(&["analyze", "-f", "ndjson", "--threads", "1"], &f);
+        let (c2, two) = run(&["analyze", "-f", "ndjson", "--threads", "2"], &f);
+        assert_eq!((c1, c2), (0, 0), "{}", f.display());
+        assert!(one == two, "{}: outputs differ", f.display());
+    }
+}

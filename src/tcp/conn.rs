@@ -262,6 +262,8 @@ pub struct Connection {
     pub timeline: Timeline,
     /// The DNS resolution that preceded the SYN, if one was captured.
     pub dns: Option<crate::blame::attribute::DnsLink>,
+    /// The HTTP layer wants no more bytes (TLS, other protocols).
+    discarding: bool,
 }
 
 impl Connection {
@@ -301,6 +303,7 @@ impl Connection {
             anomalies: AnomalyCounts::default(),
             timeline: Timeline::default(),
             dns: None,
+            discarding: false,
         }
     }
 
@@ -362,9 +365,9 @@ impl Connection {
         }
         // A leg under a fifth of the other is "near" that end (Wireshark's
         // and tcptrace's usual reading of the two handshake legs).
-        if to_client * 5 <= to_server {
+        if to_client.saturating_mul(5) <= to_server {
             Vantage::NearClient
-        } else if to_server * 5 <= to_client {
+        } else if to_server.saturating_mul(5) <= to_client {
             Vantage::NearServer
         } else {
             Vantage::Middle
@@ -505,7 +508,8 @@ impl Connection {
         if self.is_closed() && self.close_ts.is_none() {
             self.close_ts = Some(ts);
         }
-        if self.http.is_done() {
+        if !self.discarding && self.http.is_done() {
+            self.discarding = true;
             for d in &mut self.dirs {
                 d.reasm.set_discard();
             }

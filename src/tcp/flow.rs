@@ -16,7 +16,9 @@
 //! and stray late segments are not mistaken for new connections. Idle open
 //! connections stay live (see [`MAX_LIVE_CONNECTIONS`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::net::SocketAddr;
 
 use crate::decode::Segment;
@@ -95,7 +97,9 @@ struct Tombstone {
 /// Live connections, keyed by four-tuple.
 #[derive(Default)]
 pub struct FlowTable {
-    live: HashMap<FlowKey, Connection>,
+    /// Boxed so the table's buckets stay small (a connection is ~2 KB):
+    /// probing touches fewer cache lines.
+    live: HashMap<FlowKey, Box<Connection>>,
     tombstones: HashMap<FlowKey, Tombstone>,
     /// Finalization order of the tombstones, for expiry.
     tomb_order: VecDeque<(Timestamp, FlowKey)>,
@@ -123,7 +127,7 @@ impl FlowTable {
 
     /// The live connection of a four-tuple.
     pub fn get_mut(&mut self, a: SocketAddr, b: SocketAddr) -> Option<&mut Connection> {
-        self.live.get_mut(&FlowKey::new(a, b))
+        self.live.get_mut(&FlowKey::new(a, b)).map(|c| &mut **c)
     }
 
     /// Number of connections created so far.
@@ -158,7 +162,9 @@ impl FlowTable {
                 };
             if !reused {
                 conn.process(seg, side, ts, frame);
-                self.finish_if_done(key, ts, done);
+                if conn.is_finished() {
+                    self.finish_one(key, ts, done);
+                }
                 return;
             }
             if let Some(mut old) = self.live.remove(&key) {
@@ -167,7 +173,7 @@ impl FlowTable {
                 let (t, f) = (old.last, old.last_frame);
                 old.finish_streams(EndReason::EndOfCapture, t, f);
                 let isns = isns_of(&old);
-                done(old);
+                done(*old);
                 self.bury(
                     key,
                     Tombstone {
@@ -208,17 +214,17 @@ impl FlowTable {
         }
         let side = conn.side_of(seg.src);
         conn.process(seg, side, ts, frame);
-        self.live.insert(key, conn);
+        let finished = conn.is_finished();
+        self.live.insert(key, Box::new(conn));
         self.peak_live = self.peak_live.max(self.live.len());
-        self.finish_if_done(key, ts, done);
+        if finished {
+            self.finish_one(key, ts, done);
+        }
     }
 
-    /// Finalizes the connection of `key` if nothing more is expected of it,
-    /// so its state is freed as soon as it ends (by capture time).
-    fn finish_if_done(&mut self, key: FlowKey, ts: Timestamp, done: &mut dyn FnMut(Connection)) {
-        if !self.live.get(&key).is_some_and(|c| c.is_finished()) {
-            return;
-        }
+    /// Finalizes the connection of `key`, which is over: its state is freed
+    /// as soon as it ends (by capture time).
+    fn finish_one(&mut self, key: FlowKey, ts: Timestamp, done: &mut dyn FnMut(Connection)) {
         if let Some(mut c) = self.live.remove(&key) {
             let (t, f) = (c.last, c.last_frame);
             let reason = if c.dirs.iter().any(|d| d.rst.is_some()) {
@@ -234,7 +240,7 @@ impl FlowTable {
                 finalized: ts,
             };
             self.bury(key, tomb);
-            done(c);
+            done(*c);
         }
     }
 
@@ -260,7 +266,7 @@ impl FlowTable {
             expired.dedup();
             self.evicted_for_memory += (MAX_LIVE_CONNECTIONS / 10) as u64;
         }
-        let mut finished: Vec<Connection> = Vec::with_capacity(expired.len());
+        let mut finished: Vec<Box<Connection>> = Vec::with_capacity(expired.len());
         for key in expired {
             if let Some(mut c) = self.live.remove(&key) {
                 let reason = if c.is_closed() {
@@ -285,7 +291,7 @@ impl FlowTable {
         // Deterministic order for whoever streams them out.
         finished.sort_by_key(|c| c.id);
         for c in finished {
-            done(c);
+            done(*c);
         }
         while let Some(&(when, key)) = self.tomb_order.front() {
             if now.since(when) <= TOMBSTONE_TTL_NS && self.tomb_order.len() <= MAX_TOMBSTONES {
@@ -309,12 +315,12 @@ impl FlowTable {
 
     /// Finalizes every live connection (end of capture), in id order.
     pub fn finish(&mut self, done: &mut dyn FnMut(Connection)) {
-        let mut rest: Vec<Connection> = self.live.drain().map(|(_, c)| c).collect();
+        let mut rest: Vec<Box<Connection>> = self.live.drain().map(|(_, c)| c).collect();
         rest.sort_by_key(|c| c.id);
         for mut c in rest {
             let (t, f) = (c.last, c.last_frame);
             c.finish_streams(EndReason::EndOfCapture, t, f);
-            done(c);
+            done(*c);
         }
     }
 }
