@@ -195,14 +195,14 @@ pub fn capture_line(report: &Report) -> String {
         _ => "empty".to_string(),
     };
     let mut s = format!(
-        "{} ({}, {}): {} packets over {}, {} connections, {} transactions",
+        "{} ({}, {}): {} packets over {}, {}, {}",
         c.path,
         c.format,
         c.link_types.join("+"),
         c.packets,
         span,
-        report.connections.len(),
-        report.transactions.len()
+        plural(report.connections.len(), "connection"),
+        plural(report.transactions.len(), "transaction")
     );
     if let Some(d) = &c.truncated_at {
         s.push_str(&format!(
@@ -211,6 +211,14 @@ pub fn capture_line(report: &Report) -> String {
         ));
     }
     s
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 /// Warnings, one line each.
