@@ -384,6 +384,7 @@ scripts! {
     script_malformed_request_lines => "malformed-request-lines.txt",
     script_gap_between_responses => "gap-between-responses.txt",
     script_socks_then_http => "socks-then-http.txt",
+    script_snaplen_cut_request_line => "snaplen-cut-request-line.txt",
 }
 
 #[test]

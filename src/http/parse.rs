@@ -16,7 +16,7 @@
 //! Governing RFCs: RFC 9112 §2–§5 (message syntax), RFC 1945 §4.1 (0.9 simple
 //! requests).
 
-use nom::bytes::complete::{tag, take_till1, take_while, take_while1, take_while_m_n};
+use nom::bytes::complete::{tag, take_while, take_while1, take_while_m_n};
 use nom::combinator::{eof, rest};
 use nom::{IResult, Parser};
 
@@ -55,6 +55,9 @@ pub enum RequestVersion {
     Missing,
     /// Something that is not `HTTP/d.d` (e.g. `HTTP/1.`); tolerated.
     Malformed,
+    /// Unknown: the line was cut (by a gap or a snap length) before its
+    /// version was complete.
+    Cut,
 }
 
 /// A parsed request line.
@@ -344,33 +347,48 @@ pub fn parse_start_line(kind: StartKind, line: &[u8]) -> Result<StartLine, HeadE
 }
 
 /// Parses a start line cut short (its line end was never seen, e.g. lost to
-/// a gap or a snap length). Accepted only when the parts kept are whole: a
-/// request needs method, target and at least the start of `HTTP/`; a status
-/// line needs its code.
+/// a gap or a snap length). Accepted only when the parts kept are whole
+/// enough: a status line needs its code; a request needs its method, spaces
+/// and at least one target byte. The version of a cut request line is
+/// [`RequestVersion::Cut`] unless it was complete.
+///
+/// A target may itself be cut. As Wireshark does, what was seen of it is
+/// kept (the transaction is incomplete anyway), but only after a registered
+/// method ([`KNOWN_METHODS`]): another token counts as a method only once
+/// the start of `HTTP/` follows its target, as when sniffing.
 pub fn parse_truncated_start_line(kind: StartKind, cut: &[u8]) -> Option<StartLine> {
     match kind {
         StartKind::Status => parse_status_line(cut).ok().map(StartLine::Status),
         StartKind::Request => {
-            let parts: IResult<&[u8], _> = (
-                take_while1(is_tchar),
-                take_while1(is_space),
-                take_till1(is_space),
-                take_while1(is_space),
-            )
-                .parse(cut);
-            let (rest, (method, _, target, _)) = parts.ok()?;
-            // A space after the target shows it is whole; what follows must
-            // be (the start of) a version.
-            let rest = trim_spaces(rest);
-            let version = match (version, eof).parse(rest) {
-                Ok((_, (v, _))) => RequestVersion::Http(v),
-                Err(_)
-                    if !rest.is_empty()
-                        && (b"HTTP/".starts_with(rest) || rest.starts_with(b"HTTP/")) =>
-                {
-                    RequestVersion::Malformed
+            let cut = strip_cr(cut);
+            let parts: IResult<&[u8], _> =
+                (take_while1(is_tchar), take_while1(is_space)).parse(cut);
+            let (line, (method, _)) = parts.ok()?;
+            let line = trim_spaces(line);
+            // As in a whole line, the version is the last word.
+            let (target, last) = match line.iter().rposition(|&b| is_space(b)) {
+                Some(sp) => (
+                    trim_spaces(line.get(..sp).unwrap_or_default()),
+                    line.get(sp.saturating_add(1)..).unwrap_or_default(),
+                ),
+                None => (line, &b""[..]),
+            };
+            let version = match (version, eof).parse(last) {
+                Ok((_, (v, _))) => Some(RequestVersion::Http(v)),
+                Err(_) if !last.is_empty() && b"HTTP/".starts_with(last) => {
+                    Some(RequestVersion::Cut)
                 }
-                Err(_) => return None,
+                Err(_) if last.starts_with(b"HTTP/") => Some(RequestVersion::Cut),
+                Err(_) => None,
+            };
+            let (target, version) = match version {
+                Some(v) if !target.is_empty() => (target, v),
+                // No version in sight: the rest of the line is the target
+                // (or its start), after a registered method only.
+                _ if KNOWN_METHODS.contains(&method) && !line.is_empty() => {
+                    (line, RequestVersion::Cut)
+                }
+                _ => return None,
             };
             Some(StartLine::Request(request_line_from(RawRequestLine {
                 method,
@@ -537,17 +555,40 @@ mod tests {
             req(b"GET /a HTTP/1.1"),
             Some(("/a".into(), RequestVersion::Http(Version::HTTP_11)))
         );
-        assert_eq!(
-            req(b"GET /a HT"),
-            Some(("/a".into(), RequestVersion::Malformed))
-        );
+        assert_eq!(req(b"GET /a HT"), Some(("/a".into(), RequestVersion::Cut)));
         assert_eq!(
             req(b"GET /a HTTP/1"),
-            Some(("/a".into(), RequestVersion::Malformed))
+            Some(("/a".into(), RequestVersion::Cut))
         );
-        assert_eq!(req(b"GET /a"), None, "the target may be cut");
-        assert_eq!(req(b"GET /a "), None);
-        assert_eq!(req(b"GET /a xy"), None);
+        assert_eq!(
+            req(b"GET /a HTTP/1.1\r"),
+            Some(("/a".into(), RequestVersion::Http(Version::HTTP_11)))
+        );
+        // Cut inside the target (a 68-byte snap length): what was seen of it.
+        assert_eq!(
+            req(b"GET /archive-dv7cnezq"),
+            Some(("/archive-dv7cnezq".into(), RequestVersion::Cut))
+        );
+        assert_eq!(req(b"GET /a "), Some(("/a".into(), RequestVersion::Cut)));
+        assert_eq!(
+            req(b"GET /a xy"),
+            Some(("/a xy".into(), RequestVersion::Cut)),
+            "the version is the last word; the target may hold spaces"
+        );
+        assert_eq!(
+            req(b"FOO /a HT"),
+            Some(("/a".into(), RequestVersion::Cut)),
+            "any token, once the version starts"
+        );
+        assert_eq!(req(b"FOO /a"), None, "an unknown token needs a version");
+        assert_eq!(req(b"FOO /a xy"), None);
+        assert_eq!(req(b"GET"), None, "a method alone may be cut (GETX)");
+        assert_eq!(req(b"GET "), None);
+        assert_eq!(
+            req(b"GET /a HTTP/1.1x"),
+            Some(("/a".into(), RequestVersion::Cut))
+        );
+        assert!(req(b"GET /a").is_some_and(|(_, v)| v != RequestVersion::Missing));
         let status = parse_truncated_start_line(StartKind::Status, b"HTTP/1.1 200 O");
         assert!(matches!(status, Some(StartLine::Status(s)) if s.code == 200));
         assert_eq!(
