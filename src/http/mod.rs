@@ -69,9 +69,11 @@
 //!   and a response direction a plausible status line (`HTTP/1.x NNN`); see
 //!   [`sniff`]. Only the candidate's first line is buffered while probing.
 //! - A request head lost to a gap still yields a transaction (partial request,
-//!   `gap_in_head`, with method and target when its first line survived) so
-//!   that the response that follows pairs with it rather than with the next
-//!   request (as Zeek does, responses keep being parsed).
+//!   `gap_in_head`, with method and target when its first line survived; a
+//!   line itself cut, e.g. by a snap length, keeps a registered method and
+//!   the part of the target seen, as Wireshark does) so that the response
+//!   that follows pairs with it rather than with the next request (as Zeek
+//!   does, responses keep being parsed).
 //! - A gap on the response side between two responses (or one that runs past
 //!   the end of a body) holds the start of the next response: the oldest
 //!   pending request is marked `gap_in_head` without a response, so the
