@@ -29,6 +29,8 @@ pub mod linktype {
     pub const IEEE802_11: u32 = 105;
     pub const LOOP: u32 = 108;
     pub const LINUX_SLL: u32 = 113;
+    /// ARCNET with the Linux header (source, destination, 2-byte offset).
+    pub const ARCNET_LINUX: u32 = 129;
     pub const IEEE802_11_RADIOTAP: u32 = 127;
     pub const IPV4: u32 = 228;
     pub const IPV6: u32 = 229;
@@ -45,6 +47,7 @@ pub mod linktype {
             IEEE802_11 => "ieee802_11".into(),
             LOOP => "loop".into(),
             LINUX_SLL => "linux_sll".into(),
+            ARCNET_LINUX => "arcnet_linux".into(),
             IEEE802_11_RADIOTAP => "ieee802_11_radiotap".into(),
             IPV4 => "ipv4".into(),
             IPV6 => "ipv6".into(),
@@ -118,6 +121,8 @@ pub struct TcpOptions {
     /// SACK blocks as raw (left, right) sequence numbers; `sack_count` valid.
     pub sack: [(u32, u32); 4],
     pub sack_count: u8,
+    /// A TCP-MD5 signature (RFC 2385, kind 19) or TCP-AO (RFC 5925, kind 29).
+    pub signature: bool,
 }
 
 /// One decoded TCP segment.
@@ -204,7 +209,30 @@ pub fn decode_link(link_type: u32, data: &[u8], orig_len: u32) -> Decoded<'_> {
             Some(llc) => llc_snap(llc, cut),
             None => Decoded::Malformed("fddi"),
         },
+        linktype::ARCNET_LINUX => arcnet(data.get(4..).unwrap_or_default(), cut),
         other => Decoded::UnsupportedLink(other),
+    }
+}
+
+/// ARCNET after source, destination (and, for Linux, the offset): the
+/// protocol ID, then for RFC 1201 a split flag (+4 bytes when it is 0xFF, an
+/// exception packet) and a 2-byte sequence number; RFC 1051 has neither.
+fn arcnet(data: &[u8], cut: u32) -> Decoded<'_> {
+    let Some(&proto) = data.first() else {
+        return Decoded::Malformed("arcnet");
+    };
+    let rfc1201 = |data: &[u8]| -> Option<usize> {
+        let split = *data.get(1)?;
+        Some(if split == 0xFF { 8 } else { 4 })
+    };
+    let at = match proto {
+        0xD4 | 0xC4 => rfc1201(data),
+        0xF0 => Some(1),
+        _ => return Decoded::Other,
+    };
+    match at.and_then(|n| data.get(n..)) {
+        Some(ip_bytes) => ip(ip_bytes, cut, 0),
+        None => Decoded::Malformed("arcnet"),
     }
 }
 
@@ -539,6 +567,7 @@ pub fn parse_options(mut b: &[u8]) -> TcpOptions {
                     o.sack_count = (i + 1) as u8;
                 }
             }
+            (19, 16) | (29, _) => o.signature = true,
             (8, 8) => {
                 o.timestamps = Some((
                     u32::from_be_bytes([v[0], v[1], v[2], v[3]]),

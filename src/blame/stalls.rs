@@ -33,6 +33,10 @@ use super::{Cause, Confidence, Finding};
 /// §4.2.3.2 allows up to 500 ms; Windows uses 200 ms).
 pub const DELAYED_ACK_MIN_EXCESS_NS: i64 = 15_000_000;
 
+/// A stall with data in flight longer than this many round trips is not
+/// congestion-window pacing (which waits about one RTT per round).
+const UNEXPLAINED_STALL_RTTS: i64 = 2;
+
 /// Stall threshold when no RTT is known.
 const DEFAULT_STALL_NS: i64 = 5_000_000;
 
@@ -364,7 +368,38 @@ pub fn analyze(
             continue;
         }
 
-        // 5. Waiting for ACKs with data in flight: congestion window.
+        // 5. Waiting for ACKs with data in flight: congestion window. An ACK
+        //    clock pauses for at most about one round trip; a longer stall,
+        //    or one with no ACK of the receiver's captured, cannot be told
+        //    apart from loss the capture missed: say so.
+        let acks_seen = between.iter().any(|e| e.side != sender && e.ack.is_some());
+        let rtt_full = ctx.rtt.full().unwrap_or(DEFAULT_STALL_NS);
+        if !acks_seen || gap > UNEXPLAINED_STALL_RTTS * rtt_full + threshold {
+            claims.push(Claim {
+                cause: Cause::Unexplained,
+                start,
+                end,
+            });
+            findings.push(finding(
+                ctx,
+                "unexplained_stall",
+                start,
+                gap,
+                frames,
+                format!(
+                    "{} sent nothing for {:.1} ms with {in_flight} bytes unacknowledged; {}",
+                    sender.as_str(),
+                    ns_to_ms(gap),
+                    if acks_seen {
+                        "longer than two round trips and no retransmission was captured (loss before the capture point?)"
+                    } else {
+                        "the receiver's ACKs are not in the capture, so the cause cannot be told"
+                    }
+                ),
+                Confidence::Low,
+            ));
+            continue;
+        }
         claims.push(Claim {
             cause: Cause::SlowStart,
             start,

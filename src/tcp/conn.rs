@@ -150,6 +150,10 @@ pub struct Direction {
     pub window_scale: Option<u8>,
     pub sack_permitted: bool,
     pub timestamps: bool,
+    /// This side's SYN carried a TCP-MD5 / TCP-AO option.
+    pub signed: bool,
+    /// This side sent a segment with the ACK flag.
+    pub sent_ack: bool,
     /// Receive window this side advertised last, in bytes (scaled).
     pub window: u64,
     pub packets: u64,
@@ -409,6 +413,13 @@ impl Connection {
         }
         self.dirs[s].packets += 1;
 
+        if let Some(why) = self.ignored_by_receiver(seg, side) {
+            self.anomalies
+                .add_n("segment_ignored", 1, format!("frame {frame}: {why}"));
+            return;
+        }
+        self.dirs[s].sent_ack |= flags.ack();
+
         if flags.syn() {
             self.on_syn(seg, side, ts, frame);
             if flags.ack() && self.dirs[r].implied_isn.is_none() && self.dirs[r].isn.is_none() {
@@ -516,6 +527,33 @@ impl Connection {
         }
     }
 
+    /// Segments the receiver drops without any effect on this connection.
+    fn ignored_by_receiver(&self, seg: &Segment<'_>, side: Side) -> Option<&'static str> {
+        let flags = seg.flags;
+        let client = &self.dirs[Side::Client.index()];
+        // SYN-SENT as far as the capture shows: the client's SYN, no SYN/ACK,
+        // and no ACK from the client yet (a missing SYN/ACK is not enough).
+        let syn_sent = client.isn.is_some() && self.handshake.synack.is_none() && !client.sent_ack;
+        if let (true, false, Some(isn)) = (syn_sent, flags.syn(), client.isn) {
+            // RFC 9293 3.10.7.3 (SYN-SENT): an ACK that does not acknowledge
+            // the SYN is answered with <SEQ=SEG.ACK><CTL=RST>; neither belongs
+            // to this connection attempt (typically the server still holds
+            // an older connection with the same ports).
+            if side == Side::Server && flags.ack() && seg.ack != isn.wrapping_add(1) {
+                return Some("ACK that does not acknowledge the SYN (SYN-SENT)");
+            }
+            if side == Side::Client && flags.rst() && seg.seq != isn.wrapping_add(1) {
+                return Some("RST answering an unacceptable ACK (SYN-SENT)");
+            }
+        }
+        // RFC 2385 / Linux tcp_inbound_md5_hash: a signed segment on an
+        // unsigned connection is dropped.
+        if flags.rst() && seg.options.signature && !self.dirs.iter().any(|d| d.signed) {
+            return Some("RST with a TCP-MD5/AO signature on an unsigned connection");
+        }
+        None
+    }
+
     fn on_syn(&mut self, seg: &Segment<'_>, side: Side, ts: Timestamp, frame: u64) {
         let s = side.index();
         let here = Mark { ts, frame };
@@ -527,6 +565,7 @@ impl Connection {
             d.window_scale = seg.options.window_scale;
             d.sack_permitted = seg.options.sack_permitted;
             d.timestamps = seg.options.timestamps.is_some();
+            d.signed = seg.options.signature;
         }
         if again {
             d.retrans.syn += 1;

@@ -48,6 +48,8 @@ impl Held {
 struct Pending {
     held: Held,
     first_seen: Timestamp,
+    /// The frame that brought these bytes.
+    frame: u64,
 }
 
 /// What became of a segment's bytes.
@@ -169,7 +171,7 @@ impl Reassembler {
             self.check_fin(base, ts, frame, sink);
             return Placement::InOrder;
         }
-        self.buffer(pos, seg_len, captured, ts);
+        self.buffer(pos, seg_len, captured, ts, frame);
         if self.pending_bytes > MAX_BUFFERED_BYTES {
             self.cap_hits += 1;
             self.force_first_hole(base, ts, frame, sink);
@@ -177,7 +179,7 @@ impl Reassembler {
         Placement::Buffered
     }
 
-    fn buffer(&mut self, pos: u64, seg_len: u64, captured: &[u8], ts: Timestamp) {
+    fn buffer(&mut self, pos: u64, seg_len: u64, captured: &[u8], ts: Timestamp, frame: u64) {
         if self.seen_before(pos, seg_len) && self.pending.contains_key(&pos) {
             // Same start buffered already: keep the first copy unless this one is longer.
             if self
@@ -206,6 +208,7 @@ impl Reassembler {
                 Pending {
                     held,
                     first_seen: ts,
+                    frame,
                 },
             );
         }
@@ -213,6 +216,7 @@ impl Reassembler {
             self.pending.entry(pos + cap_len).or_insert(Pending {
                 held: Held::Missing(seg_len - cap_len),
                 first_seen: ts,
+                frame,
             });
         }
     }
@@ -223,6 +227,21 @@ impl Reassembler {
         base: u64,
         ts: Timestamp,
         frame: u64,
+        sink: &mut dyn FnMut(&StreamItem<'_>),
+    ) {
+        self.drain_as(base, ts, frame, false, sink);
+    }
+
+    /// Delivers buffered items that have become contiguous. `after_gap`:
+    /// they became contiguous only because the hole below them was declared
+    /// a capture gap, so each keeps its own arrival (time and frame): the
+    /// receiver had them then, the declaring segment only told us so.
+    fn drain_as(
+        &mut self,
+        base: u64,
+        ts: Timestamp,
+        frame: u64,
+        after_gap: bool,
         sink: &mut dyn FnMut(&StreamItem<'_>),
     ) {
         while let Some(entry) = self.pending.first_entry() {
@@ -243,7 +262,12 @@ impl Reassembler {
             match &p.held {
                 Held::Bytes(b) => {
                     let bytes = b.get(skip..).unwrap_or(&[]);
-                    self.emit_data(base, self.next, bytes, ts, p.first_seen, frame, sink);
+                    let (t, f) = if after_gap {
+                        (p.first_seen, p.frame)
+                    } else {
+                        (ts, frame)
+                    };
+                    self.emit_data(base, self.next, bytes, t, p.first_seen, f, sink);
                 }
                 Held::Missing(_) => self.emit_gap(base, end - self.next, ts, frame, sink),
             }
@@ -273,7 +297,7 @@ impl Reassembler {
         while self.next < limit {
             let next_start = self.pending.keys().next().copied();
             match next_start {
-                Some(s) if s <= self.next => self.drain(base, ts, frame, sink),
+                Some(s) if s <= self.next => self.drain_as(base, ts, frame, true, sink),
                 Some(s) if s < limit => {
                     declared += s - self.next;
                     self.emit_gap(base, s - self.next, ts, frame, sink);
@@ -286,7 +310,7 @@ impl Reassembler {
                 }
             }
         }
-        self.drain(base, ts, frame, sink);
+        self.drain_as(base, ts, frame, declared > 0, sink);
         self.check_fin(base, ts, frame, sink);
         declared
     }
@@ -373,7 +397,7 @@ impl Reassembler {
                 self.emit_gap(base, s - self.next, ts, frame, sink);
                 self.next = s;
             }
-            self.drain(base, ts, frame, sink);
+            self.drain_as(base, ts, frame, true, sink);
         }
     }
 
@@ -499,7 +523,7 @@ mod tests {
             vec![
                 Item::D(0, b"ab".to_vec(), 1),
                 Item::G(2, 3),
-                Item::D(5, b"fg".to_vec(), 3),
+                Item::D(5, b"fg".to_vec(), 2),
                 Item::G(7, 2),
                 Item::E(EndReason::EndOfCapture),
             ]
@@ -562,7 +586,7 @@ mod tests {
             out,
             vec![
                 Item::G(0, 4),
-                Item::D(4, b"ef".to_vec(), 2),
+                Item::D(4, b"ef".to_vec(), 1),
                 Item::E(EndReason::Rst)
             ]
         );
