@@ -6,6 +6,7 @@ mod corpus;
 mod dns;
 mod formats;
 mod har;
+mod html;
 mod http_scripts;
 mod lab;
 mod robustness;
