@@ -1,6 +1,7 @@
 //! One integration-test binary (ripgrep style): faster links, shared helpers.
 
 mod attacks;
+mod blame_props;
 mod cli;
 mod corpus;
 mod dns;
