@@ -10,7 +10,7 @@
 //! 65,535 bytes; a datagram incomplete for [`FRAGMENT_TIMEOUT_NS`] of capture
 //! time is dropped. Both are counted and reported.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
 use crate::time::Timestamp;
@@ -25,6 +25,10 @@ pub const MAX_PENDING_BYTES: usize = 4 * 1024 * 1024;
 
 /// Largest IP payload (the 16-bit length field).
 const MAX_DATAGRAM: usize = 65_535;
+
+/// Bookkeeping charged per pending datagram against [`MAX_PENDING_BYTES`],
+/// so that empty or tiny fragments cannot pile up without bound.
+const DATAGRAM_OVERHEAD: usize = 128;
 
 /// One fragment, as decoded from a frame.
 #[derive(Clone, Copy, Debug)]
@@ -54,6 +58,10 @@ struct Pending {
 #[derive(Default)]
 pub struct Defragmenter {
     pending: HashMap<Key, Pending>,
+    /// Datagrams in arrival order of their first fragment, so that expiry
+    /// and eviction take the oldest without scanning (stale entries, whose
+    /// datagram completed or was replaced, are skipped).
+    order: VecDeque<(Timestamp, Key)>,
     bytes: usize,
     /// Datagrams reassembled.
     pub completed: u64,
@@ -74,11 +82,15 @@ impl Defragmenter {
             self.drop_oldest();
         }
         let key = (f.src, f.dst, f.id, f.protocol);
+        if !self.pending.contains_key(&key) {
+            self.order.push_back((ts, key));
+            self.bytes += DATAGRAM_OVERHEAD;
+        }
         let p = self.pending.entry(key).or_insert_with(|| Pending {
             pieces: Vec::new(),
             total: None,
             first_seen: ts,
-            bytes: 0,
+            bytes: DATAGRAM_OVERHEAD,
         });
         if !f.more {
             p.total = Some(end);
@@ -112,30 +124,36 @@ impl Defragmenter {
     }
 
     fn expire(&mut self, now: Timestamp) {
-        let old: Vec<Key> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| now.since(p.first_seen) > FRAGMENT_TIMEOUT_NS)
-            .map(|(k, _)| *k)
-            .collect();
-        for k in old {
-            if let Some(p) = self.pending.remove(&k) {
-                self.bytes -= p.bytes;
-                self.dropped += 1;
+        while let Some(&(first, key)) = self.order.front() {
+            let live = self
+                .pending
+                .get(&key)
+                .is_some_and(|p| p.first_seen == first);
+            if !live {
+                // The datagram completed or was given up: a stale entry.
+                self.order.pop_front();
+                continue;
             }
+            if now.since(first) <= FRAGMENT_TIMEOUT_NS {
+                break;
+            }
+            self.drop_oldest();
         }
     }
 
+    /// Gives up the oldest pending datagram (amortized constant time).
     fn drop_oldest(&mut self) {
-        let oldest = self
-            .pending
-            .iter()
-            .min_by_key(|(k, p)| (p.first_seen, **k))
-            .map(|(k, _)| *k);
-        if let Some(k) = oldest {
-            if let Some(p) = self.pending.remove(&k) {
-                self.bytes -= p.bytes;
-                self.dropped += 1;
+        while let Some((first, key)) = self.order.pop_front() {
+            let live = self
+                .pending
+                .get(&key)
+                .is_some_and(|p| p.first_seen == first);
+            if live {
+                if let Some(p) = self.pending.remove(&key) {
+                    self.bytes -= p.bytes;
+                    self.dropped += 1;
+                }
+                return;
             }
         }
     }
