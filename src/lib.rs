@@ -11,6 +11,8 @@
 //!   → pipeline (finished ConnectionRecords) → report (JSON model, tables)
 //! ```
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod anomaly;
 pub mod blame;
 pub mod capture;
