@@ -664,12 +664,11 @@ fn live_table_at_its_cap_fits_half_the_budget() {
     );
 }
 
-/// Pending fragments must cost linear time: `Defragmenter::push` scans every
-/// pending datagram (`expire`) on every fragment, so n tiny first fragments
-/// take O(n²). Measured with the release binary: 25,000 → 0.6 s, 50,000 →
-/// 2.6 s, 100,000 → 14 s of CPU.
+/// Pending fragments cost linear time. `Defragmenter::push` used to scan
+/// every pending datagram (`expire`) on every fragment, so n tiny first
+/// fragments took O(n²) (release binary: 25,000 → 0.6 s, 50,000 → 2.6 s,
+/// 100,000 → 14 s of CPU). Fixed in 314c6f3 (arrival-order queue).
 #[test]
-#[ignore = "bug: Defragmenter::expire scans all pending datagrams on every push (quadratic)"]
 fn tiny_fragments_cost_linear_time() {
     use wireblame::defrag::{Defragmenter, Fragment};
     use wireblame::time::Timestamp;
