@@ -1230,24 +1230,7 @@ fn time_origin(r: &Report) -> i64 {
 }
 
 fn blame_us(b: &BlameMs) -> [i64; 15] {
-    [
-        b.dns,
-        b.connect_rtt,
-        b.syn_retransmit,
-        b.client,
-        b.request_send,
-        b.network_rtt,
-        b.server,
-        b.head_of_line,
-        b.transfer,
-        b.slow_start,
-        b.loss_recovery,
-        b.receive_window,
-        b.nagle,
-        b.delayed_ack,
-        b.unexplained,
-    ]
-    .map(|ms| {
+    b.values().map(|ms| {
         if ms > 0.0 {
             (ms * 1000.0).round() as i64
         } else {

@@ -308,24 +308,7 @@ fn quality(summary: &PassSummary, q: &QualityAcc, connections: u64) -> QualityOu
 }
 
 fn blame_values(t: &TransactionOut) -> [f64; 15] {
-    let b = &t.blame_ms;
-    [
-        b.dns,
-        b.connect_rtt,
-        b.syn_retransmit,
-        b.client,
-        b.request_send,
-        b.network_rtt,
-        b.server,
-        b.head_of_line,
-        b.transfer,
-        b.slow_start,
-        b.loss_recovery,
-        b.receive_window,
-        b.nagle,
-        b.delayed_ack,
-        b.unexplained,
-    ]
+    t.blame_ms.values()
 }
 
 /// Rounds to the microsecond (ms with three decimals).

@@ -256,6 +256,28 @@ pub struct BlameMs {
 }
 
 impl BlameMs {
+    /// The values in key order (index with `Cause::index()`).
+    pub fn values(&self) -> [f64; 15] {
+        let b = self;
+        [
+            b.dns,
+            b.connect_rtt,
+            b.syn_retransmit,
+            b.client,
+            b.request_send,
+            b.network_rtt,
+            b.server,
+            b.head_of_line,
+            b.transfer,
+            b.slow_start,
+            b.loss_recovery,
+            b.receive_window,
+            b.nagle,
+            b.delayed_ack,
+            b.unexplained,
+        ]
+    }
+
     /// From microseconds indexed by `Cause::index()`.
     pub fn from_us(p: &[i64; 15]) -> BlameMs {
         let ms = |i: usize| p[i] as f64 / 1000.0;

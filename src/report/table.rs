@@ -241,24 +241,7 @@ const BAR_CHARS: [char; 15] = [
 const BAR_COLORS: [u8; 15] = [95, 94, 91, 37, 36, 34, 33, 35, 32, 92, 31, 93, 41, 45, 90];
 
 fn blame_array(t: &TransactionOut) -> [f64; 15] {
-    let b = &t.blame_ms;
-    [
-        b.dns,
-        b.connect_rtt,
-        b.syn_retransmit,
-        b.client,
-        b.request_send,
-        b.network_rtt,
-        b.server,
-        b.head_of_line,
-        b.transfer,
-        b.slow_start,
-        b.loss_recovery,
-        b.receive_window,
-        b.nagle,
-        b.delayed_ack,
-        b.unexplained,
-    ]
+    t.blame_ms.values()
 }
 
 /// A bar of `width` cells split by cause (largest remainder).
