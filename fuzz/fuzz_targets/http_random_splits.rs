@@ -54,7 +54,7 @@ fuzz_target!(|input: &[u8]| {
             Side::Client
         };
         let mut ms = step as i64;
-        if backwards && step % 7 == 0 {
+        if backwards && step.is_multiple_of(7) {
             ms -= 5;
         }
         let ts = Timestamp(ms * 1_000_000);
