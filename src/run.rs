@@ -215,7 +215,7 @@ fn slim_record(mut r: ConnectionRecord) -> ConnectionRecord {
 }
 
 /// Request and response headers by transaction id (same numbering as the report).
-fn headers(records: &[ConnectionRecord]) -> BTreeMap<u64, TxHeaders> {
+pub fn headers(records: &[ConnectionRecord]) -> BTreeMap<u64, TxHeaders> {
     let mut map = BTreeMap::new();
     let mut id = 0u64;
     for r in records {
@@ -242,7 +242,7 @@ fn headers(records: &[ConnectionRecord]) -> BTreeMap<u64, TxHeaders> {
 }
 
 /// Segments for the HTML time–sequence graphs.
-fn timelines(records: &[ConnectionRecord]) -> Vec<ConnectionTimeline> {
+pub fn timelines(records: &[ConnectionRecord]) -> Vec<ConnectionTimeline> {
     use crate::tcp::timeline::SegKind;
     records
         .iter()

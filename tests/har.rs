@@ -61,25 +61,7 @@ fn analyze(path: &Path) -> Result<(Report, BTreeMap<u64, TxHeaders>), String> {
     .map_err(|e| e.to_string())?;
     records.sort_by_key(|r| r.id);
     let report = report::build(&summary, &records);
-    let mut headers = BTreeMap::new();
-    let txs = records.iter().flat_map(|r| r.transactions.iter());
-    for (id, t) in txs.enumerate() {
-        headers.insert(
-            id as u64,
-            TxHeaders {
-                request: t
-                    .request
-                    .as_ref()
-                    .map(|m| m.headers.clone())
-                    .unwrap_or_default(),
-                response: t
-                    .response
-                    .as_ref()
-                    .map(|m| m.headers.clone())
-                    .unwrap_or_default(),
-            },
-        );
-    }
+    let headers = wireblame::run::headers(&records);
     Ok((report, headers))
 }
 

@@ -11,7 +11,6 @@ use serde_json::Value;
 use wireblame::pipeline::{self, ConnectionRecord, PassOptions};
 use wireblame::report::html::{self, ConnectionTimeline, SeqPoint};
 use wireblame::report::{self, model::Report};
-use wireblame::tcp::timeline::SegKind;
 
 /// The size the issue allows for one page.
 const MAX_BYTES: usize = 5 * 1024 * 1024;
@@ -40,44 +39,7 @@ fn analyze(path: &Path) -> (Report, Vec<ConnectionTimeline>) {
     .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     records.sort_by_key(|r| r.id);
     let report = report::build(&summary, &records);
-    (report, timelines(&records))
-}
-
-/// The same conversion the CLI makes (segment kinds as the renderer expects).
-fn timelines(records: &[ConnectionRecord]) -> Vec<ConnectionTimeline> {
-    records
-        .iter()
-        .filter_map(|r| {
-            let events = r.timeline.as_ref()?;
-            let points = events
-                .iter()
-                .map(|e| SeqPoint {
-                    t_us: e.ts.as_micros(),
-                    side: e.side.index() as u8,
-                    seq_start: e.start,
-                    seq_end: e.end,
-                    ack: e.ack,
-                    window: e.window,
-                    kind: match e.kind {
-                        SegKind::Control => "control",
-                        SegKind::New => "new",
-                        SegKind::OutOfOrder => "out_of_order",
-                        SegKind::FastRetransmit => "fast_retransmission",
-                        SegKind::TimeoutRetransmit => "retransmission",
-                        SegKind::Spurious => "spurious_retransmission",
-                        SegKind::KeepAlive => "keepalive",
-                        SegKind::WindowProbe => "window_probe",
-                        SegKind::Duplicate => "duplicate",
-                    },
-                    frame: e.frame,
-                })
-                .collect();
-            Some(ConnectionTimeline {
-                connection: r.id,
-                points,
-            })
-        })
-        .collect()
+    (report, wireblame::run::timelines(&records))
 }
 
 fn samples() -> Vec<PathBuf> {
@@ -407,7 +369,7 @@ fn corpus_pages_are_self_contained() {
         };
         records.sort_by_key(|r| r.id);
         let report = report::build(&summary, &records);
-        let page = html::render(&report, &timelines(&records));
+        let page = html::render(&report, &wireblame::run::timelines(&records));
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         check_page(&name, &page, &report);
         rendered += 1;
