@@ -94,6 +94,11 @@ pub struct ConnectionRecord {
     pub port_reused: Option<Option<i64>>,
     pub protocol: Option<Protocol>,
     pub transactions: Vec<Transaction>,
+    /// Report id of the first transaction; the others follow. Transactions
+    /// are numbered across the run in the order connections are finalized,
+    /// so every output format (and a filtered run) gives a transaction the
+    /// same id.
+    pub first_tx_id: u64,
     /// Attribution of each transaction (parallel to `transactions`).
     pub blame: Vec<Option<TxBlame>>,
     pub findings: Vec<Finding>,
@@ -165,6 +170,7 @@ impl ConnectionRecord {
             port_reused: c.port_reused,
             protocol: result.protocol,
             transactions: result.transactions,
+            first_tx_id: 0,
             blame: blame.transactions,
             findings: blame.findings,
             rtt: blame.rtt,
@@ -228,6 +234,12 @@ pub fn run(
 ) -> Result<PassSummary, Error> {
     let mut summary = PassSummary::default();
     let mut table = FlowTable::new();
+    let mut next_tx_id = 0u64;
+    let sink = &mut |mut r: ConnectionRecord| {
+        r.first_tx_id = next_tx_id;
+        next_tx_id += r.transactions.len() as u64;
+        sink(r)
+    };
     if !options.keep_headers {
         table.http_limits.max_headers_kept = 0;
     }

@@ -12,6 +12,7 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
+use crate::blame::connections::ConnectionBrief;
 use crate::cli::{Config, Filter, Format, View};
 use crate::error::Error;
 use crate::pipeline::{self, ConnectionRecord, PassOptions};
@@ -90,11 +91,10 @@ struct Line<'a, T: Serialize> {
 struct NdjsonSink {
     out: Output,
     acc: report::SummaryAcc,
-    next_tx_id: u64,
     multi: bool,
     filters: Vec<Filter>,
-    /// Slim copies (no headers, no timelines) for the connection findings.
-    slim: Vec<ConnectionRecord>,
+    /// What the connection findings need of each connection.
+    briefs: Vec<ConnectionBrief>,
     error: Option<Error>,
 }
 
@@ -103,7 +103,7 @@ impl NdjsonSink {
         if self.error.is_some() || !self.filters.iter().all(|f| f.matches(&r)) {
             return;
         }
-        let lines = report::record_out(&r, self.multi, &mut self.next_tx_id);
+        let lines = report::record_out(&r, self.multi);
         self.acc.add(&r, &lines);
         let out = &mut self.out;
         let written = out
@@ -123,7 +123,7 @@ impl NdjsonSink {
         if let Err(e) = written {
             self.error = Some(e);
         }
-        self.slim.push(slim_record(r));
+        self.briefs.extend(ConnectionBrief::of(&r));
     }
 
     fn finish(
@@ -134,8 +134,7 @@ impl NdjsonSink {
         if let Some(e) = self.error {
             return Err(e);
         }
-        self.slim.sort_by_key(|r| r.id);
-        let extra = report::connection_findings(&self.slim, options);
+        let extra = report::connection_findings(&self.briefs, options);
         for f in &extra {
             self.out.line("finding", f)?;
         }
@@ -153,10 +152,9 @@ fn run_ndjson(config: &Config, options: &PassOptions, out: Output) -> Result<(),
     let mut sink = NdjsonSink {
         out,
         acc: report::SummaryAcc::default(),
-        next_tx_id: 0,
         multi: config.captures.len() > 1,
         filters: config.filters.clone(),
-        slim: Vec::new(),
+        briefs: Vec::new(),
         error: None,
     };
     let report_options = report_options(config);
@@ -186,42 +184,13 @@ fn run_ndjson(config: &Config, options: &PassOptions, out: Output) -> Result<(),
     sink.finish(&summary, &report_options)
 }
 
-/// What the connection-level findings need of a record, and no more: the
-/// per-transaction times and flags, but no headers, blame or findings; method
-/// and URI only where a stale keep-alive retry could need them.
-fn slim_record(mut r: ConnectionRecord) -> ConnectionRecord {
-    let keep_names = r
-        .transactions
-        .iter()
-        .any(|t| t.response.is_none() || t.incomplete.is_some());
-    for t in &mut r.transactions {
-        for m in t.request.iter_mut().chain(t.response.iter_mut()) {
-            m.headers = Vec::new();
-        }
-        t.reason = None;
-        t.interim = Vec::new();
-        if !keep_names {
-            t.method = None;
-            t.uri = None;
-            t.host = None;
-        }
-    }
-    r.transactions.shrink_to_fit();
-    r.blame = Vec::new();
-    r.findings = Vec::new();
-    r.anomalies = Default::default();
-    r.timeline = None;
-    r
-}
-
 /// Request and response headers by transaction id (same numbering as the report).
 pub fn headers(records: &[ConnectionRecord]) -> BTreeMap<u64, TxHeaders> {
     let mut map = BTreeMap::new();
-    let mut id = 0u64;
     for r in records {
         for t in &r.transactions {
             map.insert(
-                id,
+                r.first_tx_id + u64::from(t.index),
                 TxHeaders {
                     request: t
                         .request
@@ -235,7 +204,6 @@ pub fn headers(records: &[ConnectionRecord]) -> BTreeMap<u64, TxHeaders> {
                         .unwrap_or_default(),
                 },
             );
-            id += 1;
         }
     }
     map

@@ -103,6 +103,32 @@ fn ndjson_agrees_with_json_on_every_sample() {
             "{what}"
         );
         assert_eq!(count("summary"), 1, "{what}");
+        // The same objects with the same ids (transaction ids included, also
+        // in the connection-level findings), whatever the order.
+        for (t, key) in [
+            ("connection", "connections"),
+            ("transaction", "transactions"),
+            ("finding", "findings"),
+        ] {
+            let mut from_lines: Vec<String> = lines
+                .iter()
+                .filter(|l| l["type"] == t)
+                .map(|l| {
+                    let mut l = l.clone();
+                    l.as_object_mut().unwrap().remove("type");
+                    l.to_string()
+                })
+                .collect();
+            let mut from_report: Vec<String> = report[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.to_string())
+                .collect();
+            from_lines.sort();
+            from_report.sort();
+            assert_eq!(from_lines, from_report, "{what}: {key}");
+        }
         let last = lines.last().unwrap();
         assert_eq!(last["type"], "summary", "{what}: summary comes last");
         assert_eq!(

@@ -99,7 +99,11 @@ fn check(har: &Value, report: &Report, name: &str) -> usize {
     let mut prev_start = i64::MIN;
     for e in entries {
         let id = e["_transaction"].as_u64().expect("_transaction");
-        let t = &report.transactions[id as usize];
+        let t = report
+            .transactions
+            .iter()
+            .find(|t| t.id == id)
+            .expect("entry's transaction is in the report");
         let at = format!("{name}: transaction {id}");
         for k in [
             "pageref",

@@ -1,7 +1,8 @@
 //! Connection management: how connections were opened, shared, closed and
 //! recycled, per capture and per client→server pair.
 //!
-//! Input: the finished [`ConnectionRecord`]s of a run (any order). Output:
+//! Input: a [`ConnectionBrief`] of each finished connection of a run (any
+//! order; see `brief` for what it keeps and which connections it skips). Output:
 //! [`PairStats`] per (client IP, server IP:port), sorted, and [`Finding`]s of
 //! seven kinds ([`KINDS`], documented in `docs/connection-management.md`):
 //! handshakes keep-alive would have saved, parallel connections, pipelining
@@ -30,12 +31,13 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 use super::Finding;
-use crate::pipeline::ConnectionRecord;
 use crate::stream::Side;
 use crate::tcp::conn::CloseHow;
 use crate::time::Timestamp;
 
+mod brief;
 mod detect;
+pub use brief::{Burst, ConnectionBrief, HttpBrief, TxBrief};
 use detect::{
     idle_closes, new_connection_per_request, parallel_connections, pipelining,
     port_reuse_in_time_wait, stale_keepalive_races, time_wait_accumulation, PairCtx,
@@ -169,7 +171,7 @@ pub struct ConnectionAnalysis {
 
 /// One record with the times this module derives from it.
 struct View<'a> {
-    r: &'a ConnectionRecord,
+    r: &'a ConnectionBrief,
     /// First SYN: time and frame.
     syn: Option<(Timestamp, u64)>,
     /// SYN time, else first frame.
@@ -185,18 +187,11 @@ struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    fn new(r: &'a ConnectionRecord, time_wait_ns: i64) -> View<'a> {
-        let syn = r.handshake.and_then(|h| h.syn).map(|m| (m.ts, m.frame));
+    fn new(r: &'a ConnectionBrief, time_wait_ns: i64) -> View<'a> {
+        let syn = r.syn;
         let open = syn.map_or(r.start, |s| s.0);
-        let activity_end = r
-            .transactions
-            .iter()
-            .flat_map(|t| [t.request.as_ref(), t.response.as_ref()])
-            .flatten()
-            .map(|m| m.end)
-            .max();
-        let reset = r.dirs.iter().any(|d| d.rst);
-        let both_fin = r.dirs.iter().all(|d| d.fin);
+        let activity_end = r.activity_end();
+        let (reset, both_fin) = (r.reset, r.both_fin);
         let closed = r.close_how != CloseHow::Open;
         let mut release = match closed && both_fin && !reset {
             true => Timestamp(r.end.0.saturating_sub(rtt(r).unwrap_or(0))),
@@ -237,12 +232,12 @@ impl<'a> View<'a> {
     }
 }
 
-fn rtt(r: &ConnectionRecord) -> Option<i64> {
+fn rtt(r: &ConnectionBrief) -> Option<i64> {
     r.handshake_rtt_ns.filter(|n| *n >= 0)
 }
 
 /// Analyzes every connection of a run.
-pub fn analyze(records: &[ConnectionRecord], options: &ConnectionOptions) -> ConnectionAnalysis {
+pub fn analyze(records: &[ConnectionBrief], options: &ConnectionOptions) -> ConnectionAnalysis {
     let mut views: Vec<View<'_>> = records
         .iter()
         .map(|r| View::new(r, options.time_wait_ns))
@@ -377,29 +372,6 @@ fn max_in_window(sorted: &[Timestamp]) -> u64 {
     best as u64
 }
 
-/// Most requests outstanding at once on the connection, and the transaction
-/// positions `(first, deepest)` of that burst.
-fn pipeline_depth(r: &ConnectionRecord) -> (u64, usize, usize) {
-    let txs = &r.transactions;
-    let (mut best, mut at) = (0u64, (0usize, 0usize));
-    let mut k = 0usize;
-    for (j, tx) in txs.iter().enumerate() {
-        let Some(req) = &tx.request else { continue };
-        if !tx.pipelined {
-            k = j;
-        }
-        while k < j && txs[k].response.as_ref().is_some_and(|m| m.end <= req.start) {
-            k += 1;
-        }
-        let depth = (j - k + 1) as u64;
-        if depth > best {
-            best = depth;
-            at = (k, j);
-        }
-    }
-    (best, at.0, at.1)
-}
-
 fn pair_stats(
     client: IpAddr,
     server: SocketAddr,
@@ -426,20 +398,20 @@ fn pair_stats(
         client,
         server,
         connections: members.len() as u64,
-        reused_connections: count(&|v| v.r.transactions.len() > 1),
-        transactions: members.iter().map(|v| v.r.transactions.len() as u64).sum(),
+        reused_connections: count(&|v| v.r.transactions() > 1),
+        transactions: members.iter().map(|v| u64::from(v.r.transactions())).sum(),
         handshakes: syns.len() as u64,
         handshake_rtt_ns_median: rtts.get(rtts.len().saturating_sub(1) / 2).copied(),
         peak_concurrency,
         peak_concurrency_at,
         max_pipeline_depth: members
             .iter()
-            .map(|v| pipeline_depth(v.r).0)
+            .map(|v| v.r.http.as_ref().map_or(0, |h| h.pipeline_depth))
             .max()
             .unwrap_or(0),
         closes_by_client: count(&|v| v.r.close_by == Some(Side::Client)),
         closes_by_server: count(&|v| v.r.close_by == Some(Side::Server)),
-        resets: count(&|v| v.r.dirs.iter().any(|d| d.rst)),
+        resets: count(&|v| v.r.reset),
         time_wait_holder_client: count(&|v| v.time_wait.is_some_and(|t| t.2 == Side::Client)),
         time_wait_holder_server: count(&|v| v.time_wait.is_some_and(|t| t.2 == Side::Server)),
         peak_time_wait,

@@ -7,6 +7,7 @@ pub mod model;
 pub mod table;
 
 use crate::blame::attribute::TxBlame;
+use crate::blame::connections::ConnectionBrief;
 use crate::decode::linktype;
 use crate::pipeline::{ConnectionRecord, PassSummary};
 use crate::stream::Side;
@@ -23,17 +24,19 @@ pub struct RecordOut {
     pub findings: Vec<FindingOut>,
 }
 
-/// Serializes one connection; transaction ids continue from `next_tx_id`.
-pub fn record_out(r: &ConnectionRecord, multi: bool, next_tx_id: &mut u64) -> RecordOut {
-    let first_id = *next_tx_id;
+/// Serializes one connection; its transactions are numbered from
+/// `r.first_tx_id`.
+pub fn record_out(r: &ConnectionRecord, multi: bool) -> RecordOut {
+    let first_id = r.first_tx_id;
+    let mut next_tx_id = first_id;
     let mut transactions = Vec::with_capacity(r.transactions.len());
     let mut prev_response_end: Option<Timestamp> = None;
     for (i, t) in r.transactions.iter().enumerate() {
         let blame = r.blame.get(i).and_then(|b| b.as_ref());
-        let mut out = transaction_out(r, t, blame, *next_tx_id, prev_response_end);
+        let mut out = transaction_out(r, t, blame, next_tx_id, prev_response_end);
         out.file = multi.then_some(r.file);
         transactions.push(out);
-        *next_tx_id += 1;
+        next_tx_id += 1;
         if let Some(resp) = &t.response {
             prev_response_end = Some(resp.end);
         }
@@ -64,9 +67,11 @@ pub struct SummaryAcc {
     connections: u64,
     http_connections: u64,
     tls_connections: u64,
-    /// Per transaction, ms per cause, for percentiles (f32: 7 significant
-    /// digits, ample for a percentile; totals are summed exactly below).
-    blame: Vec<[f32; 15]>,
+    transactions: u64,
+    /// Per cause, the non-zero ms of each transaction, for percentiles (most
+    /// causes are zero for most transactions; f32: 7 significant digits,
+    /// ample for a percentile; totals are summed exactly below).
+    nonzero: [Vec<f32>; 15],
     totals: [f64; 15],
     quality: QualityAcc,
     /// The findings with the most time (at most `TOP_FINDINGS`).
@@ -99,7 +104,12 @@ impl SummaryAcc {
             for (total, x) in self.totals.iter_mut().zip(v) {
                 *total += x;
             }
-            self.blame.push(v.map(|x| x as f32));
+            self.transactions += 1;
+            for (values, x) in self.nonzero.iter_mut().zip(v) {
+                if x != 0.0 {
+                    values.push(x as f32);
+                }
+            }
         }
         let q = &mut self.quality;
         if r.handshake.is_some() {
@@ -148,12 +158,12 @@ impl SummaryAcc {
     pub fn finish(self, summary: &PassSummary) -> SummaryOut {
         SummaryOut {
             connections: self.connections,
-            transactions: self.blame.len() as u64,
+            transactions: self.transactions,
             http_connections: self.http_connections,
             tls_connections: self.tls_connections,
             peak_live_connections: summary.peak_live_connections as u64,
             quality: quality(summary, &self.quality, self.connections),
-            time_by_cause: time_by_cause(&self.blame, &self.totals),
+            time_by_cause: time_by_cause(self.transactions, self.nonzero, &self.totals),
             top_findings: self.top,
             recommendations: recommendations(self.recommendations),
         }
@@ -180,17 +190,17 @@ pub fn build_with(
     let mut connections = Vec::with_capacity(records.len());
     let mut transactions = Vec::new();
     let mut findings = Vec::new();
-    let mut next_tx_id = 0u64;
     let multi = summary.captures.len() > 1;
     let mut acc = SummaryAcc::default();
     for r in records {
-        let out = record_out(r, multi, &mut next_tx_id);
+        let out = record_out(r, multi);
         acc.add(r, &out);
         connections.push(out.connection);
         transactions.extend(out.transactions);
         findings.extend(out.findings);
     }
-    let extra = connection_findings(records, options);
+    let briefs: Vec<ConnectionBrief> = records.iter().filter_map(ConnectionBrief::of).collect();
+    let extra = connection_findings(&briefs, options);
     acc.add_findings(&extra);
     findings.extend(extra);
     Report {
@@ -207,26 +217,23 @@ pub fn build_with(
 
 /// Connection-management findings over all connections (new connection per
 /// request, parallelism, pipelining, idle closes, stale keep-alive races,
-/// TIME_WAIT). `records` sorted by id, numbered as in the report.
-pub fn connection_findings(
-    records: &[ConnectionRecord],
-    options: &ReportOptions,
-) -> Vec<FindingOut> {
-    let mut ids = std::collections::BTreeMap::new();
-    let mut next = 0u64;
-    for r in records {
-        for t in &r.transactions {
-            ids.insert((r.id, t.index), next);
-            next += 1;
-        }
-    }
-    let analysis = crate::blame::connections::analyze(records, &options.connections);
+/// TIME_WAIT), from a brief of each connection (any order).
+pub fn connection_findings(briefs: &[ConnectionBrief], options: &ReportOptions) -> Vec<FindingOut> {
+    let first_ids: rustc_hash::FxHashMap<u32, (u64, u32)> = briefs
+        .iter()
+        .map(|b| (b.id, (b.first_tx_id, b.transactions())))
+        .collect();
+    let analysis = crate::blame::connections::analyze(briefs, &options.connections);
     analysis
         .findings
         .iter()
         .map(|f| {
-            let conn = f.connection;
-            finding_out(f, |idx| conn.and_then(|c| ids.get(&(c, idx)).copied()))
+            let first = f.connection.and_then(|c| first_ids.get(&c));
+            finding_out(f, |idx| {
+                first
+                    .filter(|(_, n)| idx < *n)
+                    .map(|(id, _)| id + u64::from(idx))
+            })
         })
         .collect()
 }
@@ -316,18 +323,24 @@ fn round_us(ms: f64) -> f64 {
     (ms * 1000.0).round() / 1000.0
 }
 
-fn time_by_cause(per_tx: &[[f32; 15]], totals: &[f64; 15]) -> Vec<CauseTotal> {
+/// Totals and nearest-rank percentiles over `n` transactions, of which the
+/// ones not in `nonzero[cause]` had zero ms for that cause.
+fn time_by_cause(n: u64, mut nonzero: [Vec<f32>; 15], totals: &[f64; 15]) -> Vec<CauseTotal> {
     crate::blame::Cause::ALL
         .iter()
         .map(|c| {
-            let mut v: Vec<f64> = per_tx.iter().map(|t| t[c.index()] as f64).collect();
+            let v = &mut nonzero[c.index()];
             v.sort_by(|a, b| a.total_cmp(b));
+            let zeros = (n as usize).saturating_sub(v.len());
             let pct = |p: f64| -> f64 {
-                if v.is_empty() {
+                if n == 0 {
                     return 0.0;
                 }
-                let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len());
-                round_us(v[rank - 1])
+                let rank = ((p * n as f64).ceil() as usize).clamp(1, n as usize);
+                match rank.checked_sub(zeros + 1) {
+                    Some(i) => v.get(i).map_or(0.0, |x| round_us(f64::from(*x))),
+                    None => 0.0,
+                }
             };
             CauseTotal {
                 cause: c.key(),

@@ -10,12 +10,10 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::{
-    pipeline_depth, rtt, ConnectionOptions, PairStats, View, BROWSER_CONNECTIONS_PER_HOST,
-    IDLE_CLOSE_MIN_NS, KINDS, MAX_EVIDENCE_FRAMES, PORT_RATE_ALARM_PCT, STALE_RETRY_WINDOW_NS,
-    TIME_WAIT_PEAK_ALARM,
+    rtt, ConnectionOptions, PairStats, View, BROWSER_CONNECTIONS_PER_HOST, IDLE_CLOSE_MIN_NS,
+    KINDS, MAX_EVIDENCE_FRAMES, PORT_RATE_ALARM_PCT, STALE_RETRY_WINDOW_NS, TIME_WAIT_PEAK_ALARM,
 };
 use crate::blame::{Confidence, Finding};
-use crate::pipeline::ConnectionRecord;
 use crate::stream::Side;
 use crate::tcp::conn::{CloseHow, Vantage};
 use crate::time::{ns_to_ms, Timestamp};
@@ -66,7 +64,7 @@ impl PairCtx<'_, '_> {
 /// confidence medium until the caller says otherwise.
 fn finding(
     kind: &'static str,
-    on: Option<(&ConnectionRecord, Option<u32>)>,
+    on: Option<(u32, Option<u32>)>,
     span: (Timestamp, Timestamp),
     mut frames: Vec<u64>,
     detail: String,
@@ -75,7 +73,7 @@ fn finding(
     frames.truncate(MAX_EVIDENCE_FRAMES);
     Finding {
         kind,
-        connection: on.map(|(r, _)| r.id),
+        connection: on.map(|(id, _)| id),
         transaction: on.and_then(|(_, t)| t),
         start: span.0,
         duration_ns: span.1.since(span.0).max(0),
@@ -114,7 +112,7 @@ pub(super) fn new_connection_per_request(ctx: &PairCtx<'_, '_>, out: &mut Vec<Fi
     let singles = ctx
         .members
         .iter()
-        .filter(|v| v.r.transactions.len() == 1)
+        .filter(|v| v.r.transactions() == 1)
         .count();
     if singles < 2 {
         return;
@@ -124,9 +122,7 @@ pub(super) fn new_connection_per_request(ctx: &PairCtx<'_, '_>, out: &mut Vec<Fi
     let mut free: BinaryHeap<Reverse<Timestamp>> = BinaryHeap::new();
     let mut avoidable: Vec<&View<'_>> = Vec::new();
     for v in ctx.members {
-        if v.r.transactions.len() == 1
-            && v.syn.is_some()
-            && free.peek().is_some_and(|f| f.0 <= v.open)
+        if v.r.transactions() == 1 && v.syn.is_some() && free.peek().is_some_and(|f| f.0 <= v.open)
         {
             free.pop();
             avoidable.push(v);
@@ -214,29 +210,20 @@ pub(super) fn parallel_connections(ctx: &PairCtx<'_, '_>, out: &mut Vec<Finding>
 
 pub(super) fn pipelining(v: &View<'_>) -> Option<Finding> {
     let r = v.r;
-    if !r.transactions.iter().any(|t| t.pipelined) {
-        return None;
-    }
-    let (depth, first, deepest) = pipeline_depth(r);
-    let burst = r.transactions.get(first..=deepest)?;
-    let start = burst.first()?.request.as_ref()?.start;
-    let last = burst.last()?;
-    let end = last
-        .response
-        .as_ref()
-        .or(last.request.as_ref())
-        .map_or(start, |m| m.end);
+    let http = r.http.as_ref()?;
+    let burst = http.burst.as_ref()?;
     let mut f = finding(
         KINDS[2],
-        Some((r, Some(last.index))),
-        (start, end),
-        burst.iter().filter_map(|t| t.request.as_ref().map(|m| m.first_frame)).collect(),
+        Some((r.id, Some(burst.last))),
+        (burst.start, burst.end),
+        burst.frames.clone(),
         format!(
-            "{} of {} requests were pipelined; at most {depth} requests outstanding at once (transactions {}–{}); responses come in request order (RFC 9112 §9.3.2), so each waits for the ones before it",
-            r.transactions.iter().filter(|t| t.pipelined).count(),
-            r.transactions.len(),
-            burst.first().map_or(0, |t| t.index),
-            last.index,
+            "{} of {} requests were pipelined; at most {} requests outstanding at once (transactions {}–{}); responses come in request order (RFC 9112 §9.3.2), so each waits for the ones before it",
+            http.pipelined,
+            http.transactions,
+            http.pipeline_depth,
+            burst.first,
+            burst.last,
         ),
         r.vantage,
     );
@@ -258,13 +245,8 @@ pub(super) fn idle_closes(ctx: &PairCtx<'_, '_>, out: &mut Vec<Finding>) {
         } else {
             "FIN"
         };
-        let last_frame =
-            v.r.transactions
-                .iter()
-                .flat_map(|t| [t.request.as_ref(), t.response.as_ref()])
-                .flatten()
-                .max_by_key(|m| (m.end, m.last_frame))
-                .map(|m| m.last_frame);
+        let http = v.r.http.as_ref();
+        let last_frame = http.and_then(|h| h.activity_end).map(|(_, f)| f);
         let later = ctx.members.get(i + 1..).unwrap_or(&[]);
         let next = later.get(later.partition_point(|n| n.open < v.release));
         let detail = format!(
@@ -273,11 +255,11 @@ pub(super) fn idle_closes(ctx: &PairCtx<'_, '_>, out: &mut Vec<Finding>) {
             secs(idle),
             secs(IDLE_CLOSE_MIN_NS)
         );
-        let tx = v.r.transactions.last().map(|t| t.index);
+        let tx = http.and_then(|h| h.last.as_ref()).map(|t| t.index);
         let frames = last_frame.into_iter().collect();
         let mut f = finding(
             KINDS[3],
-            Some((v.r, tx)),
+            Some((v.r.id, tx)),
             (last, v.release),
             frames,
             detail,
@@ -308,23 +290,22 @@ pub(super) fn idle_closes(ctx: &PairCtx<'_, '_>, out: &mut Vec<Finding>) {
 pub(super) fn stale_keepalive_races(ctx: &PairCtx<'_, '_>, out: &mut Vec<Finding>) {
     for v in ctx.members {
         let r = v.r;
-        let reset = r.dirs.iter().any(|d| d.rst);
-        if r.close_by != Some(Side::Server) || r.close_how != CloseHow::Fin || !reset {
+        if r.close_by != Some(Side::Server) || r.close_how != CloseHow::Fin || !r.reset {
             continue;
         }
-        let Some(tx) = r.transactions.last() else {
+        let Some(tx) = r.http.as_ref().and_then(|h| h.last.as_ref()) else {
             continue;
         };
-        let (Some(req), None, true) = (&tx.request, &tx.response, tx.index >= 1) else {
+        let (Some(req), false, true) = (tx.request, tx.answered, tx.index >= 1) else {
             continue;
         };
-        let same =
-            |t: &crate::transaction::Transaction| match (&tx.method, &tx.uri, &t.method, &t.uri) {
-                (Some(m1), Some(u1), Some(m2), Some(u2)) => Some(m1 == m2 && u1 == u2),
-                _ => None,
-            };
-        let from = ctx.members.partition_point(|w| w.open < req.start);
-        let window_end = Timestamp(req.start.0.saturating_add(STALE_RETRY_WINDOW_NS));
+        let same = |t: &super::TxBrief| match (tx.request_key, t.request_key) {
+            (Some(a), Some(b)) => Some(a == b),
+            _ => None,
+        };
+        let (req_start, req_frame) = req;
+        let from = ctx.members.partition_point(|w| w.open < req_start);
+        let window_end = Timestamp(req_start.0.saturating_add(STALE_RETRY_WINDOW_NS));
         let candidates = ctx
             .members
             .get(from..)
@@ -332,28 +313,29 @@ pub(super) fn stale_keepalive_races(ctx: &PairCtx<'_, '_>, out: &mut Vec<Finding
             .iter()
             .take_while(|w| w.open <= window_end);
         let retry = candidates.filter(|w| w.r.id != r.id).find_map(|w| {
-            let t = w.r.transactions.first()?;
-            let m = t.request.as_ref()?;
-            let dt = m.start.since(req.start);
+            let t = w.r.http.as_ref()?.first.as_ref()?;
+            let (m_start, m_frame) = t.request?;
+            let dt = m_start.since(req_start);
             (dt <= STALE_RETRY_WINDOW_NS && same(t) != Some(false)).then_some((
                 w,
-                m,
+                (m_start, m_frame),
                 same(t).is_some(),
             ))
         });
-        let Some((w, m, matched)) = retry else {
+        let Some((w, (m_start, m_frame), matched)) = retry else {
             continue;
         };
-        let saving = m.start.since(req.start);
+        let names = tx.names.as_deref();
+        let saving = m_start.since(req_start);
         let mut f = finding(
             KINDS[4],
-            Some((r, Some(tx.index))),
-            (req.start, m.start),
-            vec![req.first_frame, w.syn_frame(), m.first_frame],
+            Some((r.id, Some(tx.index))),
+            (req_start, m_start),
+            vec![req_frame, w.syn_frame(), m_frame],
             format!(
                 "request {} {} was sent on connection {} after the server's FIN, got no response and a RST; {} it was sent again on new connection {} {} later (retry window {})",
-                tx.method.as_deref().unwrap_or("?"),
-                tx.uri.as_deref().unwrap_or("?"),
+                name_or_unknown(names.map(|n| n.0.as_str())),
+                name_or_unknown(names.map(|n| n.1.as_str())),
                 r.id,
                 if matched { "the same request (method and URI)" } else { "a request (method/URI unknown)" },
                 w.r.id,
@@ -444,7 +426,7 @@ pub(super) fn port_reuse_in_time_wait(
     let prev = v.prev.and_then(|p| views.get(p));
     let (holder, confidence) = match prev {
         Some(p) => match p.r.active_closer {
-            Some(side) if !p.r.dirs.iter().any(|d| d.rst) => (
+            Some(side) if !p.r.reset => (
                 format!(
                     "the {} (active closer of connection {})",
                     side.as_str(),
@@ -459,15 +441,12 @@ pub(super) fn port_reuse_in_time_wait(
             Confidence::Low,
         ),
     };
-    let syn_retry =
-        v.r.handshake
-            .and_then(|h| Some(h.last_syn?.ts.since(h.syn?.ts)))
-            .filter(|d| *d > 0);
+    let syn_retry = v.r.syn_retry_ns;
     let mut frames = vec![v.syn_frame()];
     frames.extend(prev.map(|p| p.r.first_frame));
     let mut f = finding(
         KINDS[6],
-        Some((v.r, None)),
+        Some((v.r.id, None)),
         (v.open, v.open),
         frames,
         format!(
@@ -484,6 +463,10 @@ pub(super) fn port_reuse_in_time_wait(
     f.saving_ns = syn_retry;
     f.recommendation = Some("keep connections alive instead of reopening a four-tuple within 2MSL (let the client's kernel pick ephemeral ports)".to_string());
     Some(f)
+}
+
+fn name_or_unknown(s: Option<&str>) -> &str {
+    s.filter(|s| !s.is_empty()).unwrap_or("?")
 }
 
 /// A rate for details: whole units (rounded down, "≈ 470") from 10 up.

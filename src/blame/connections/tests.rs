@@ -6,7 +6,7 @@ use super::*;
 use crate::anomaly::AnomalyCounts;
 use crate::blame::rtt::PathRtt;
 use crate::blame::Confidence;
-use crate::pipeline::DirectionRecord;
+use crate::pipeline::{ConnectionRecord, DirectionRecord};
 use crate::tcp::conn::Vantage;
 use crate::tcp::conn::{Handshake, Mark, RoleSource};
 use crate::transaction::{Message, Protocol, Transaction};
@@ -60,6 +60,7 @@ fn conn(id: u32, port: u16, open_ms: i64, end_ms: i64) -> ConnectionRecord {
         port_reused: None,
         protocol: Some(Protocol::Http),
         transactions: Vec::new(),
+        first_tx_id: 0,
         blame: Vec::new(),
         findings: Vec::new(),
         rtt: PathRtt::default(),
@@ -141,8 +142,12 @@ fn kinds(a: &ConnectionAnalysis, kind: &str) -> Vec<Finding> {
         .collect()
 }
 
+fn briefs(records: &[ConnectionRecord]) -> Vec<ConnectionBrief> {
+    records.iter().filter_map(ConnectionBrief::of).collect()
+}
+
 fn run(records: &[ConnectionRecord]) -> ConnectionAnalysis {
-    analyze(records, &ConnectionOptions::default())
+    analyze(&briefs(records), &ConnectionOptions::default())
 }
 
 #[test]
@@ -427,7 +432,7 @@ fn time_wait_by_rate_and_server_holder() {
         ephemeral_ports: 100,
         ..ConnectionOptions::default()
     };
-    let f: Vec<_> = analyze(&recs, &small)
+    let f: Vec<_> = analyze(&briefs(&recs), &small)
         .findings
         .into_iter()
         .filter(|f| f.kind == "time_wait_accumulation")
@@ -670,4 +675,24 @@ fn lab_parallel_and_port_reuse() {
         assert_eq!(kinds(&a, "time_wait_accumulation").len(), 1);
         assert_eq!(a.pairs[0].reused_in_time_wait, 0);
     }
+}
+
+#[test]
+fn dataless_open_connections_have_no_brief() {
+    // A bare handshake (or a SYN flood's SYN) that never carried a byte nor
+    // closed takes no part in the analysis.
+    assert_eq!(ConnectionBrief::of(&conn(1, 50000, 0, 100)), None);
+    let mut reused = conn(2, 50001, 0, 100);
+    reused.port_reused = Some(Some(5 * MS));
+    let closed = close(conn(3, 50002, 0, 100), Side::Client, CloseHow::Fin);
+    let mut with_bytes = conn(4, 50003, 0, 100);
+    with_bytes.dirs[0].bytes = 1;
+    for r in [reused, closed, with_bytes] {
+        let b = ConnectionBrief::of(&r).expect("kept");
+        assert_eq!((b.id, b.http.is_none()), (r.id, true));
+    }
+    let b = ConnectionBrief::of(&one_shot(5, 50004, 0)).expect("kept");
+    let http = b.http.expect("http");
+    assert_eq!((http.transactions, http.pipeline_depth), (1, 1));
+    assert_eq!(http.activity_end.map(|(t, _)| t), Some(t(160)));
 }
