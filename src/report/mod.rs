@@ -28,15 +28,13 @@ pub struct RecordOut {
 /// `r.first_tx_id`.
 pub fn record_out(r: &ConnectionRecord, multi: bool) -> RecordOut {
     let first_id = r.first_tx_id;
-    let mut next_tx_id = first_id;
     let mut transactions = Vec::with_capacity(r.transactions.len());
     let mut prev_response_end: Option<Timestamp> = None;
     for (i, t) in r.transactions.iter().enumerate() {
         let blame = r.blame.get(i).and_then(|b| b.as_ref());
-        let mut out = transaction_out(r, t, blame, next_tx_id, prev_response_end);
+        let mut out = transaction_out(r, t, blame, first_id + i as u64, prev_response_end);
         out.file = multi.then_some(r.file);
         transactions.push(out);
-        next_tx_id += 1;
         if let Some(resp) = &t.response {
             prev_response_end = Some(resp.end);
         }
