@@ -36,6 +36,11 @@ pub fn run(config: &Config) -> Result<(), Error> {
         progress.finish();
         return result;
     }
+    if config.format == Format::Json {
+        let result = run_json(config, &options, out);
+        progress.finish();
+        return result;
+    }
     let mut records: Vec<ConnectionRecord> = Vec::new();
     let summary = pipeline::run(&config.captures, &options, &mut |r| {
         if config.filters.iter().all(|f| f.matches(&r)) {
@@ -47,7 +52,6 @@ pub fn run(config: &Config) -> Result<(), Error> {
     let report = report::build_with(&summary, &records, &report_options(config));
 
     match (config.format, config.view) {
-        (Format::Json, _) => out.json_pretty(&report)?,
         (Format::Har, _) => {
             let har = report::har::to_har(&report, &headers(&records));
             out.json_pretty(&har)?
@@ -63,7 +67,7 @@ pub fn run(config: &Config) -> Result<(), Error> {
         (Format::Table, View::Analyze) => {
             out.write(table::analyze(&report, config.top, config.color()).as_bytes())?
         }
-        (Format::Ndjson, _) => {}
+        (Format::Ndjson | Format::Json, _) => {}
     }
     out.finish()
 }
@@ -245,6 +249,27 @@ pub fn timelines(records: &[ConnectionRecord]) -> Vec<ConnectionTimeline> {
             })
         })
         .collect()
+}
+
+/// The JSON report, assembled from a spool at the end (see
+/// [`report::json`]): memory stays flat however many connections there are.
+fn run_json(config: &Config, options: &PassOptions, mut out: Output) -> Result<(), Error> {
+    let mut writer = report::json::JsonReportWriter::new(config.captures.len() > 1);
+    let mut spool_error = None;
+    let summary = pipeline::run(&config.captures, options, &mut |r| {
+        if spool_error.is_none() && config.filters.iter().all(|f| f.matches(&r)) {
+            spool_error = writer.add(&r).err();
+        }
+    })?;
+    if let Some(e) = spool_error {
+        return Err(Error::Output {
+            path: "<temporary file>".into(),
+            source: e,
+        });
+    }
+    let written = writer.finish(&summary, &report_options(config), &mut out.w);
+    written.map_err(|e| out.err(e))?;
+    out.finish()
 }
 
 /// Where the output goes: standard output or a file, buffered.

@@ -160,3 +160,41 @@ fn two_threads_write_the_same_bytes_as_one() {
         assert!(one == two, "{}: outputs differ", f.display());
     }
 }
+
+/// The streamed JSON report (spooled while the pass runs) is byte for byte
+/// the in-memory report serialized at once.
+#[test]
+fn streamed_json_is_the_in_memory_report() {
+    let mut files = samples();
+    files.extend(corpus_files().into_iter().step_by(7));
+    for f in files {
+        let what = f.display().to_string();
+        let (code, streamed) = run(&["analyze", "-f", "json"], &f);
+        let mut records = Vec::new();
+        let pass = wireblame::pipeline::run(
+            &[f.to_string_lossy().into_owned()],
+            &Default::default(),
+            &mut |r| records.push(r),
+        );
+        let Ok(summary) = pass else {
+            assert_eq!(code, 2, "{what}: not a capture, exit 2");
+            continue;
+        };
+        assert_eq!(code, 0, "{what}");
+        records.sort_by_key(|r| r.id);
+        let mut whole =
+            serde_json::to_vec_pretty(&wireblame::report::build(&summary, &records)).unwrap();
+        whole.push(b'\n');
+        assert!(streamed == whole, "{what}: streamed JSON differs");
+        // Again with the spool moved to a temporary file after 1 KiB, the
+        // connections added in reverse order.
+        let mut w = wireblame::report::json::JsonReportWriter::with_spool_memory(false, 1024);
+        for r in records.iter().rev() {
+            w.add(r).unwrap();
+        }
+        let mut spooled = Vec::new();
+        w.finish(&summary, &Default::default(), &mut spooled)
+            .unwrap();
+        assert!(spooled == whole, "{what}: spooled JSON differs");
+    }
+}

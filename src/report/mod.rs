@@ -2,10 +2,13 @@
 //! terminal tables.
 
 pub mod har;
+pub mod histogram;
 pub mod html;
+pub mod json;
 pub mod model;
 pub mod table;
 
+use crate::anomaly::AnomalyCounts;
 use crate::blame::attribute::TxBlame;
 use crate::blame::connections::ConnectionBrief;
 use crate::decode::linktype;
@@ -66,15 +69,16 @@ pub struct SummaryAcc {
     http_connections: u64,
     tls_connections: u64,
     transactions: u64,
-    /// Per cause, the non-zero ms of each transaction, for percentiles (most
-    /// causes are zero for most transactions; f32: 7 significant digits,
-    /// ample for a percentile; totals are summed exactly below).
-    nonzero: [Vec<f32>; 15],
-    totals: [f64; 15],
+    /// Per cause, the transactions' non-zero µs, for percentiles (most causes
+    /// are zero for most transactions).
+    nonzero: [histogram::Histogram; 15],
+    /// Per cause, µs (integers: the sum is the same in any order).
+    totals: [i64; 15],
     quality: QualityAcc,
     /// The findings with the most time (at most `TOP_FINDINGS`).
     top: Vec<FindingOut>,
-    recommendations: std::collections::BTreeMap<(String, String), (u64, f64)>,
+    /// (kind, text) → (occurrences, saving in µs).
+    recommendations: std::collections::BTreeMap<(String, String), (u64, i64)>,
 }
 
 const TOP_FINDINGS: usize = 10;
@@ -100,12 +104,13 @@ impl SummaryAcc {
         for t in &out.transactions {
             let v = blame_values(t);
             for (total, x) in self.totals.iter_mut().zip(v) {
-                *total += x;
+                *total = total.saturating_add(ms_to_us(x));
             }
             self.transactions += 1;
             for (values, x) in self.nonzero.iter_mut().zip(v) {
-                if x != 0.0 {
-                    values.push(x as f32);
+                let us = ms_to_us(x);
+                if us > 0 {
+                    values.add(us.unsigned_abs());
                 }
             }
         }
@@ -135,9 +140,9 @@ impl SummaryAcc {
                 let e = self
                     .recommendations
                     .entry((f.kind.clone(), text.clone()))
-                    .or_insert((0, 0.0));
+                    .or_insert((0, 0));
                 e.0 += 1;
-                e.1 += f.saving_ms.unwrap_or(0.0);
+                e.1 = e.1.saturating_add(ms_to_us(f.saving_ms.unwrap_or(0.0)));
             }
             // Sub-millisecond evidence stays in `findings` but is not "top".
             if f.duration_us >= 1000 {
@@ -147,6 +152,12 @@ impl SummaryAcc {
                         .cmp(&a.duration_us)
                         .then(a.start_us.cmp(&b.start_us))
                         .then(a.kind.cmp(&b.kind))
+                        // A total order: the same top list whatever order
+                        // connections finish in.
+                        .then(a.connection.cmp(&b.connection))
+                        .then(a.transaction.cmp(&b.transaction))
+                        .then(a.frames.cmp(&b.frames))
+                        .then(a.detail.cmp(&b.detail))
                 });
                 self.top.truncate(TOP_FINDINGS);
             }
@@ -190,7 +201,9 @@ pub fn build_with(
     let mut findings = Vec::new();
     let multi = summary.captures.len() > 1;
     let mut acc = SummaryAcc::default();
+    let mut anomalies = AnomalyCounts::default();
     for r in records {
+        anomalies.merge(&r.anomalies);
         let out = record_out(r, multi);
         acc.add(r, &out);
         connections.push(out.connection);
@@ -205,7 +218,7 @@ pub fn build_with(
         schema_version: SCHEMA_VERSION,
         tool: tool(),
         capture: capture_out(summary),
-        warnings: warnings(summary, records),
+        warnings: warnings_from(summary, anomalies),
         summary: acc.finish(summary),
         connections,
         transactions,
@@ -316,37 +329,44 @@ fn blame_values(t: &TransactionOut) -> [f64; 15] {
     t.blame_ms.values()
 }
 
-/// Rounds to the microsecond (ms with three decimals).
-fn round_us(ms: f64) -> f64 {
-    (ms * 1000.0).round() / 1000.0
+/// Milliseconds (three decimals in the report) as whole microseconds.
+fn ms_to_us(ms: f64) -> i64 {
+    (ms * 1000.0).round() as i64
+}
+
+fn us_to_ms(us: i64) -> f64 {
+    us as f64 / 1000.0
 }
 
 /// Totals and nearest-rank percentiles over `n` transactions, of which the
 /// ones not in `nonzero[cause]` had zero ms for that cause.
-fn time_by_cause(n: u64, mut nonzero: [Vec<f32>; 15], totals: &[f64; 15]) -> Vec<CauseTotal> {
+fn time_by_cause(
+    n: u64,
+    nonzero: [histogram::Histogram; 15],
+    totals: &[i64; 15],
+) -> Vec<CauseTotal> {
     crate::blame::Cause::ALL
         .iter()
         .map(|c| {
-            let v = &mut nonzero[c.index()];
-            v.sort_by(|a, b| a.total_cmp(b));
-            let zeros = (n as usize).saturating_sub(v.len());
+            let v = &nonzero[c.index()];
+            let zeros = n.saturating_sub(v.len());
             let pct = |p: f64| -> f64 {
                 if n == 0 {
                     return 0.0;
                 }
-                let rank = ((p * n as f64).ceil() as usize).clamp(1, n as usize);
-                match rank.checked_sub(zeros + 1) {
-                    Some(i) => v.get(i).map_or(0.0, |x| round_us(f64::from(*x))),
-                    None => 0.0,
+                let rank = ((p * n as f64).ceil() as u64).clamp(1, n);
+                match rank.checked_sub(zeros) {
+                    Some(r) if r > 0 => v.at_rank(r).map_or(0.0, |us| us as f64 / 1000.0),
+                    _ => 0.0,
                 }
             };
             CauseTotal {
                 cause: c.key(),
-                total_ms: round_us(totals[c.index()]),
+                total_ms: us_to_ms(totals[c.index()]),
                 p50_ms: pct(0.5),
                 p90_ms: pct(0.9),
                 p99_ms: pct(0.99),
-                transactions: v.iter().filter(|x| **x > 0.0).count() as u64,
+                transactions: v.len(),
             }
         })
         .collect()
@@ -354,7 +374,7 @@ fn time_by_cause(n: u64, mut nonzero: [Vec<f32>; 15], totals: &[f64; 15]) -> Vec
 
 /// Groups findings that recommend the same change and ranks them by saving.
 fn recommendations(
-    groups: std::collections::BTreeMap<(String, String), (u64, f64)>,
+    groups: std::collections::BTreeMap<(String, String), (u64, i64)>,
 ) -> Vec<Recommendation> {
     let mut out: Vec<Recommendation> = groups
         .into_iter()
@@ -362,11 +382,15 @@ fn recommendations(
             text: if n == 1 {
                 text
             } else {
-                format!("{text}: {n} × {}, {:.0} ms", kind.replace('_', " "), saving)
+                format!(
+                    "{text}: {n} × {}, {:.0} ms",
+                    kind.replace('_', " "),
+                    us_to_ms(saving)
+                )
             },
             kind,
             occurrences: n,
-            saving_ms: round_us(saving),
+            saving_ms: us_to_ms(saving),
         })
         .collect();
     out.sort_by(|a, b| {
@@ -467,11 +491,43 @@ fn capture_out(summary: &PassSummary) -> CaptureOut {
     }
 }
 
-fn warnings(summary: &PassSummary, records: &[ConnectionRecord]) -> Vec<Warning> {
-    let mut all = summary.anomalies.clone();
-    for r in records {
-        all.merge(&r.anomalies);
+/// The connections' anomalies merged in connection-id order (each kind keeps
+/// the detail of the connection with the lowest id), whatever order they are
+/// added in.
+#[derive(Default)]
+pub struct AnomalyAcc {
+    by_kind: std::collections::BTreeMap<&'static str, (u64, u32, String)>,
+}
+
+impl AnomalyAcc {
+    pub fn add(&mut self, id: u32, counts: &AnomalyCounts) {
+        for (kind, n, detail) in counts.iter() {
+            let e = self
+                .by_kind
+                .entry(kind)
+                .or_insert_with(|| (0, id, detail.to_string()));
+            e.0 = e.0.saturating_add(n);
+            if id < e.1 {
+                e.1 = id;
+                e.2 = detail.to_string();
+            }
+        }
     }
+
+    pub fn into_counts(self) -> AnomalyCounts {
+        let mut all = AnomalyCounts::default();
+        for (kind, (n, _, detail)) in self.by_kind {
+            all.add_n(kind, n, detail);
+        }
+        all
+    }
+}
+
+/// The report's warnings: the pass's own, then the connections' (merged in
+/// id order).
+fn warnings_from(summary: &PassSummary, connections: AnomalyCounts) -> Vec<Warning> {
+    let mut all = summary.anomalies.clone();
+    all.merge(&connections);
     let d = &summary.decode;
     for (lt, n) in &d.unsupported_link {
         all.add_n(

@@ -1,0 +1,264 @@
+//! The JSON report, written while the pass runs, in memory that does not
+//! grow with the capture.
+//!
+//! The document lists connections, transactions and findings in connection-id
+//! order, and its warnings come before them, but connections finish in
+//! another order and the warnings are known only at the end. So each
+//! finished connection is serialized at once into a [`Spool`] (memory up to
+//! [`SPOOL_MEMORY_BYTES`], then an anonymous temporary file that the
+//! operating system deletes), and the document is assembled at the end from
+//! the spooled pieces. What stays in memory per connection is an index entry
+//! and a [`ConnectionBrief`].
+//!
+//! The bytes are the same as `serde_json::to_writer_pretty` of
+//! [`super::build_with`]'s [`super::model::Report`] (a test checks it).
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+
+use serde::Serialize;
+
+use super::{
+    capture_out, connection_findings, record_out, tool, warnings_from, AnomalyAcc, ReportOptions,
+    SummaryAcc, SCHEMA_VERSION,
+};
+use crate::blame::connections::ConnectionBrief;
+use crate::pipeline::{ConnectionRecord, PassSummary};
+
+/// Spooled bytes kept in memory before moving to a temporary file.
+pub const SPOOL_MEMORY_BYTES: usize = 8 << 20;
+
+/// Where one connection's pieces are in the spool: its connection object,
+/// then its transactions, then its findings (each piece a comma-separated run
+/// of array elements, possibly empty).
+struct Entry {
+    id: u32,
+    start: u64,
+    ends: [u64; 3],
+}
+
+/// Builds the JSON report one finished connection at a time.
+pub struct JsonReportWriter {
+    multi: bool,
+    acc: SummaryAcc,
+    anomalies: AnomalyAcc,
+    briefs: Vec<ConnectionBrief>,
+    index: Vec<Entry>,
+    spool: Spool,
+    scratch: Vec<u8>,
+}
+
+impl JsonReportWriter {
+    /// `multi`: several capture files (each record names its file).
+    pub fn new(multi: bool) -> JsonReportWriter {
+        Self::with_spool_memory(multi, SPOOL_MEMORY_BYTES)
+    }
+
+    /// As [`Self::new`], moving the spool to a temporary file past
+    /// `spool_memory` bytes (tests use a tiny limit).
+    pub fn with_spool_memory(multi: bool, spool_memory: usize) -> JsonReportWriter {
+        JsonReportWriter {
+            multi,
+            acc: SummaryAcc::default(),
+            anomalies: AnomalyAcc::default(),
+            briefs: Vec::new(),
+            index: Vec::new(),
+            spool: Spool {
+                memory: Vec::new(),
+                memory_limit: spool_memory,
+                file: None,
+                len: 0,
+            },
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Serializes one finished connection into the spool.
+    pub fn add(&mut self, r: &ConnectionRecord) -> io::Result<()> {
+        let out = record_out(r, self.multi);
+        self.acc.add(r, &out);
+        self.anomalies.add(r.id, &r.anomalies);
+        self.briefs.extend(ConnectionBrief::of(r));
+        let start = self.spool.len;
+        let mut ends = [start; 3];
+        self.element(&out.connection, true)?;
+        ends[0] = self.spool.len;
+        for (i, t) in out.transactions.iter().enumerate() {
+            self.element(t, i == 0)?;
+        }
+        ends[1] = self.spool.len;
+        for (i, f) in out.findings.iter().enumerate() {
+            self.element(f, i == 0)?;
+        }
+        ends[2] = self.spool.len;
+        self.index.push(Entry {
+            id: r.id,
+            start,
+            ends,
+        });
+        Ok(())
+    }
+
+    /// Appends one array element, pretty-printed at the depth of the
+    /// report's arrays, after a separator unless it is a piece's first.
+    fn element<T: Serialize>(&mut self, value: &T, first: bool) -> io::Result<()> {
+        self.scratch.clear();
+        if !first {
+            self.scratch.extend_from_slice(b",\n    ");
+        }
+        pretty_indented(&mut self.scratch, value, 4)?;
+        self.spool.append(&self.scratch)
+    }
+
+    /// Runs the connection analysis and writes the whole document.
+    pub fn finish(
+        mut self,
+        summary: &PassSummary,
+        options: &ReportOptions,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let extra = connection_findings(&self.briefs, options);
+        drop(std::mem::take(&mut self.briefs));
+        self.acc.add_findings(&extra);
+        let warnings = warnings_from(summary, self.anomalies.into_counts());
+        let summary_out = self.acc.finish(summary);
+        self.index.sort_unstable_by_key(|e| e.id);
+        let mut spool = self.spool.into_reader()?;
+        let mut buf = Vec::new();
+
+        out.write_all(b"{\n  \"schema_version\": ")?;
+        field(out, &mut buf, &SCHEMA_VERSION)?;
+        out.write_all(b",\n  \"tool\": ")?;
+        field(out, &mut buf, &tool())?;
+        out.write_all(b",\n  \"capture\": ")?;
+        field(out, &mut buf, &capture_out(summary))?;
+        out.write_all(b",\n  \"warnings\": ")?;
+        field(out, &mut buf, &warnings)?;
+        for (part, name) in ["connections", "transactions", "findings"]
+            .into_iter()
+            .enumerate()
+        {
+            write!(out, ",\n  \"{name}\": [")?;
+            let mut any = false;
+            for e in &self.index {
+                let from = if part == 0 { e.start } else { e.ends[part - 1] };
+                let to = e.ends[part];
+                if to == from {
+                    continue;
+                }
+                out.write_all(if any { b",\n    " } else { b"\n    " })?;
+                spool.copy(from, to, out, &mut buf)?;
+                any = true;
+            }
+            if part == 2 {
+                for f in &extra {
+                    out.write_all(if any { b",\n    " } else { b"\n    " })?;
+                    buf.clear();
+                    pretty_indented(&mut buf, f, 4)?;
+                    out.write_all(&buf)?;
+                    any = true;
+                }
+            }
+            out.write_all(if any { b"\n  ]" } else { b"]" })?;
+        }
+        out.write_all(b",\n  \"summary\": ")?;
+        field(out, &mut buf, &summary_out)?;
+        out.write_all(b"\n}\n")
+    }
+}
+
+/// A top-level value: pretty-printed at depth 1.
+fn field<T: Serialize>(out: &mut dyn Write, buf: &mut Vec<u8>, value: &T) -> io::Result<()> {
+    buf.clear();
+    pretty_indented(buf, value, 2)?;
+    out.write_all(buf)
+}
+
+/// `serde_json::to_writer_pretty` of `value` as if nested `indent` spaces
+/// deep: every line after the first is indented (JSON strings hold no raw
+/// newlines, so every newline is the printer's).
+fn pretty_indented<T: Serialize>(out: &mut Vec<u8>, value: &T, indent: usize) -> io::Result<()> {
+    let from = out.len();
+    serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::other)?;
+    let newlines = out[from..].iter().filter(|b| **b == b'\n').count();
+    if newlines == 0 {
+        return Ok(());
+    }
+    let printed = out.split_off(from);
+    out.reserve(printed.len() + newlines * indent);
+    for line in printed.split(|b| *b == b'\n').enumerate() {
+        if line.0 > 0 {
+            out.push(b'\n');
+            out.extend(std::iter::repeat_n(b' ', indent));
+        }
+        out.extend_from_slice(line.1);
+    }
+    Ok(())
+}
+
+/// Bytes written once, then read back by range.
+struct Spool {
+    memory: Vec<u8>,
+    memory_limit: usize,
+    file: Option<BufWriter<File>>,
+    len: u64,
+}
+
+impl Spool {
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.file.is_none() && self.memory.len() + bytes.len() > self.memory_limit {
+            let mut f = BufWriter::with_capacity(1 << 20, tempfile::tempfile()?);
+            f.write_all(&self.memory)?;
+            self.memory = Vec::new();
+            self.file = Some(f);
+        }
+        match &mut self.file {
+            Some(f) => f.write_all(bytes)?,
+            None => self.memory.extend_from_slice(bytes),
+        }
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn into_reader(self) -> io::Result<SpoolReader> {
+        match self.file {
+            None => Ok(SpoolReader::Memory(self.memory)),
+            Some(f) => Ok(SpoolReader::File(
+                f.into_inner().map_err(|e| e.into_error())?,
+            )),
+        }
+    }
+}
+
+enum SpoolReader {
+    Memory(Vec<u8>),
+    File(File),
+}
+
+impl SpoolReader {
+    fn copy(
+        &mut self,
+        from: u64,
+        to: u64,
+        out: &mut dyn Write,
+        buf: &mut Vec<u8>,
+    ) -> io::Result<()> {
+        match self {
+            SpoolReader::Memory(m) => {
+                let range = usize::try_from(from).unwrap_or(usize::MAX)
+                    ..usize::try_from(to).unwrap_or(usize::MAX);
+                let bytes = m
+                    .get(range)
+                    .ok_or_else(|| io::Error::other("spool range"))?;
+                out.write_all(bytes)
+            }
+            SpoolReader::File(f) => {
+                f.seek(SeekFrom::Start(from))?;
+                let len = usize::try_from(to - from).map_err(io::Error::other)?;
+                buf.resize(len, 0);
+                f.read_exact(buf)?;
+                out.write_all(buf)
+            }
+        }
+    }
+}
