@@ -21,6 +21,7 @@ pub mod decode;
 pub mod defrag;
 pub mod dns;
 pub mod error;
+pub mod histogram;
 pub mod http;
 pub mod pipeline;
 pub mod report;

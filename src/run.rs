@@ -12,7 +12,6 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
-use crate::blame::connections::ConnectionBrief;
 use crate::cli::{Config, Filter, Format, View};
 use crate::error::Error;
 use crate::pipeline::{self, ConnectionRecord, PassOptions};
@@ -97,14 +96,25 @@ struct NdjsonSink {
     acc: report::SummaryAcc,
     multi: bool,
     filters: Vec<Filter>,
-    /// What the connection findings need of each connection.
-    briefs: Vec<ConnectionBrief>,
+    /// The connection-management analysis, fed as connections finish.
+    analysis: report::ConnectionFindings,
     error: Option<Error>,
 }
 
 impl NdjsonSink {
     fn record(&mut self, r: ConnectionRecord) {
-        if self.error.is_some() || !self.filters.iter().all(|f| f.matches(&r)) {
+        if self.error.is_some() {
+            return;
+        }
+        let keep = self.filters.iter().all(|f| f.matches(&r));
+        let (out, acc, error) = (&mut self.out, &mut self.acc, &mut self.error);
+        self.analysis.push(&r, keep, &mut |f| {
+            acc.add_findings(std::slice::from_ref(&f));
+            if error.is_none() {
+                *error = out.line("finding", &f).err();
+            }
+        });
+        if !keep || self.error.is_some() {
             return;
         }
         let lines = report::record_out(&r, self.multi);
@@ -127,22 +137,22 @@ impl NdjsonSink {
         if let Err(e) = written {
             self.error = Some(e);
         }
-        self.briefs.extend(ConnectionBrief::of(&r));
     }
 
-    fn finish(
-        mut self,
-        summary: &pipeline::PassSummary,
-        options: &report::ReportOptions,
-    ) -> Result<(), Error> {
+    fn finish(mut self, summary: &pipeline::PassSummary) -> Result<(), Error> {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let extra = report::connection_findings(&self.briefs, options);
-        for f in &extra {
-            self.out.line("finding", f)?;
+        let (out, acc, mut error) = (&mut self.out, &mut self.acc, None);
+        self.analysis.finish(&mut |f| {
+            acc.add_findings(std::slice::from_ref(&f));
+            if error.is_none() {
+                error = out.line("finding", &f).err();
+            }
+        });
+        if let Some(e) = error {
+            return Err(e);
         }
-        self.acc.add_findings(&extra);
         let summary_out = self.acc.finish(summary);
         self.out.line("summary", &summary_out)?;
         self.out.finish()
@@ -153,18 +163,18 @@ impl NdjsonSink {
 const WRITER_QUEUE: usize = 1024;
 
 fn run_ndjson(config: &Config, options: &PassOptions, out: Output) -> Result<(), Error> {
+    let report_options = report_options(config);
     let mut sink = NdjsonSink {
         out,
         acc: report::SummaryAcc::default(),
         multi: config.captures.len() > 1,
         filters: config.filters.clone(),
-        briefs: Vec::new(),
+        analysis: report::ConnectionFindings::new(&report_options),
         error: None,
     };
-    let report_options = report_options(config);
     if config.threads <= 1 {
         let summary = pipeline::run(&config.captures, options, &mut |r| sink.record(r))?;
-        return sink.finish(&summary, &report_options);
+        return sink.finish(&summary);
     }
     // Serializing the lines takes as long as the analysis: a second core does
     // it. Records cross a FIFO channel, so the output is the same bytes as
@@ -185,7 +195,7 @@ fn run_ndjson(config: &Config, options: &PassOptions, out: Output) -> Result<(),
         .join()
         .map_err(|_| Error::Usage("the output thread failed".into()))?;
     let summary = result?;
-    sink.finish(&summary, &report_options)
+    sink.finish(&summary)
 }
 
 /// Request and response headers by transaction id (same numbering as the report).
@@ -254,11 +264,14 @@ pub fn timelines(records: &[ConnectionRecord]) -> Vec<ConnectionTimeline> {
 /// The JSON report, assembled from a spool at the end (see
 /// [`report::json`]): memory stays flat however many connections there are.
 fn run_json(config: &Config, options: &PassOptions, mut out: Output) -> Result<(), Error> {
-    let mut writer = report::json::JsonReportWriter::new(config.captures.len() > 1);
+    let report_options = report_options(config);
+    let mut writer =
+        report::json::JsonReportWriter::new(config.captures.len() > 1, &report_options);
     let mut spool_error = None;
     let summary = pipeline::run(&config.captures, options, &mut |r| {
-        if spool_error.is_none() && config.filters.iter().all(|f| f.matches(&r)) {
-            spool_error = writer.add(&r).err();
+        if spool_error.is_none() {
+            let keep = config.filters.iter().all(|f| f.matches(&r));
+            spool_error = writer.add(&r, keep).err();
         }
     })?;
     if let Some(e) = spool_error {
@@ -267,7 +280,7 @@ fn run_json(config: &Config, options: &PassOptions, mut out: Output) -> Result<(
             source: e,
         });
     }
-    let written = writer.finish(&summary, &report_options(config), &mut out.w);
+    let written = writer.finish(&summary, &mut out.w);
     written.map_err(|e| out.err(e))?;
     out.finish()
 }

@@ -188,13 +188,16 @@ fn streamed_json_is_the_in_memory_report() {
         assert!(streamed == whole, "{what}: streamed JSON differs");
         // Again with the spool moved to a temporary file after 1 KiB, the
         // connections added in reverse order.
-        let mut w = wireblame::report::json::JsonReportWriter::with_spool_memory(false, 1024);
+        let mut w = wireblame::report::json::JsonReportWriter::with_spool_memory(
+            false,
+            &Default::default(),
+            1024,
+        );
         for r in records.iter().rev() {
-            w.add(r).unwrap();
+            w.add(r, true).unwrap();
         }
         let mut spooled = Vec::new();
-        w.finish(&summary, &Default::default(), &mut spooled)
-            .unwrap();
+        w.finish(&summary, &mut spooled).unwrap();
         assert!(spooled == whole, "{what}: spooled JSON differs");
     }
 }

@@ -1,9 +1,9 @@
 //! Connection management: how connections were opened, shared, closed and
 //! recycled, per capture and per client→server pair.
 //!
-//! Input: a [`ConnectionBrief`] of each finished connection of a run (any
-//! order; see `brief` for what it keeps and which connections it skips). Output:
-//! [`PairStats`] per (client IP, server IP:port), sorted, and [`Finding`]s of
+//! Input: a [`ConnectionBrief`] of each finished connection of a run (see
+//! `brief` for what it keeps and which connections it skips), fed to a
+//! [`ConnectionAnalyzer`] as connections finish. Output: [`Finding`]s of
 //! seven kinds ([`KINDS`], documented in `docs/connection-management.md`):
 //! handshakes keep-alive would have saved, parallel connections, pipelining
 //! depth, idle closes, stale keep-alive races, TIME_WAIT accumulation and
@@ -19,15 +19,28 @@
 //! and no RST enters TIME_WAIT on its active closer (RFC 9293 §3.6) at its last
 //! frame and stays `time_wait_ns`, or until its four-tuple is reused.
 //!
-//! Layout: this file holds the API, the derived times (`View`) and the
-//! per-pair statistics; `detect` holds one function per finding kind; `tests`
-//! builds records by hand and checks the lab captures in `samples/`.
+//! Streaming: connections are analyzed in id order (the order they were
+//! first seen, which is open order), so a connection waits in a reorder
+//! buffer only while an earlier one is still live. Each client→server pair
+//! keeps running state: counters, the connections in use now, the
+//! four-tuples whose TIME_WAIT could still matter, and the idle-close and
+//! stale keep-alive candidates still waiting for a later connection. A pair
+//! quiet for longer than its horizon (the later of 2MSL and the stale-retry
+//! window after its last frame) is finished and forgotten; a connection
+//! after that starts the pair afresh. So memory follows the live connections
+//! and the connections of the last 2MSL, never the length of the capture.
+//! Findings are emitted as soon as they are final (per-connection ones at
+//! once, pair-level ones when the pair is finished).
 //!
-//! Invariants: no panics; memory linear in the number of records; output
-//! depends only on the records (BTreeMap grouping, explicit sort keys).
+//! Layout: this file holds the API, the reorder buffer and the derived times
+//! (`Member`); `pair` holds a pair's running state and the seven detectors;
+//! `tests` builds records by hand and checks the lab captures in `samples/`.
+//!
+//! Invariants: no panics; output depends only on the records and their ids,
+//! not on the order they are pushed in.
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::net::{IpAddr, SocketAddr};
 
 use super::Finding;
@@ -36,12 +49,9 @@ use crate::tcp::conn::CloseHow;
 use crate::time::Timestamp;
 
 mod brief;
-mod detect;
+mod pair;
 pub use brief::{Burst, ConnectionBrief, HttpBrief, TxBrief};
-use detect::{
-    idle_closes, new_connection_per_request, parallel_connections, pipelining,
-    port_reuse_in_time_wait, stale_keepalive_races, time_wait_accumulation, PairCtx,
-};
+use pair::PairState;
 
 /// Default TIME_WAIT length (2MSL), 60 s.
 ///
@@ -124,8 +134,7 @@ impl Default for ConnectionOptions {
     }
 }
 
-/// Per client→server pair (client IP, server IP:port) statistics, sorted by
-/// (client, server).
+/// Per client→server pair (client IP, server IP:port) statistics.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PairStats {
     pub client: IpAddr,
@@ -136,7 +145,8 @@ pub struct PairStats {
     pub transactions: u64,
     /// Connections whose SYN was captured.
     pub handshakes: u64,
-    /// Lower median of the handshake RTTs.
+    /// Lower median of the handshake RTTs (within 0.05 %, see
+    /// [`crate::histogram`]).
     pub handshake_rtt_ns_median: Option<i64>,
     /// Most connections in use at once (SYN to release).
     pub peak_concurrency: u64,
@@ -169,9 +179,9 @@ pub struct ConnectionAnalysis {
     pub findings: Vec<Finding>,
 }
 
-/// One record with the times this module derives from it.
-struct View<'a> {
-    r: &'a ConnectionBrief,
+/// A connection with the times this module derives from it.
+struct Member<'a> {
+    b: &'a ConnectionBrief,
     /// First SYN: time and frame.
     syn: Option<(Timestamp, u64)>,
     /// SYN time, else first frame.
@@ -180,22 +190,18 @@ struct View<'a> {
     activity_end: Option<Timestamp>,
     /// Estimated end of use (see the module doc).
     release: Timestamp,
-    /// TIME_WAIT interval and holder.
+    /// TIME_WAIT interval and holder (before a reuse cuts it short).
     time_wait: Option<(Timestamp, Timestamp, Side)>,
-    /// Position (in open order) of the previous connection on the four-tuple.
-    prev: Option<usize>,
 }
 
-impl<'a> View<'a> {
-    fn new(r: &'a ConnectionBrief, time_wait_ns: i64) -> View<'a> {
-        let syn = r.syn;
-        let open = syn.map_or(r.start, |s| s.0);
-        let activity_end = r.activity_end();
-        let (reset, both_fin) = (r.reset, r.both_fin);
-        let closed = r.close_how != CloseHow::Open;
-        let mut release = match closed && both_fin && !reset {
-            true => Timestamp(r.end.0.saturating_sub(rtt(r).unwrap_or(0))),
-            false => r.end,
+impl<'a> Member<'a> {
+    fn new(b: &'a ConnectionBrief, time_wait_ns: i64) -> Member<'a> {
+        let open = b.syn.map_or(b.start, |s| s.0);
+        let activity_end = b.activity_end();
+        let closed = b.close_how != CloseHow::Open;
+        let mut release = match closed && b.both_fin && !b.reset {
+            true => Timestamp(b.end.0.saturating_sub(rtt(b).unwrap_or(0))),
+            false => b.end,
         };
         if let Some(a) = activity_end {
             // A close soon after the last message is a close after the response.
@@ -205,20 +211,19 @@ impl<'a> View<'a> {
             release = release.max(a);
         }
         let release = release.max(open);
-        let time_wait = match (r.active_closer, reset) {
+        let time_wait = match (b.active_closer, b.reset) {
             (Some(side), false) => {
-                Some((r.end, Timestamp(r.end.0.saturating_add(time_wait_ns)), side))
+                Some((b.end, Timestamp(b.end.0.saturating_add(time_wait_ns)), side))
             }
             _ => None,
         };
-        View {
-            r,
-            syn,
+        Member {
+            b,
+            syn: b.syn,
             open,
             activity_end,
             release,
             time_wait,
-            prev: None,
         }
     }
 
@@ -228,7 +233,12 @@ impl<'a> View<'a> {
     }
 
     fn syn_frame(&self) -> u64 {
-        self.syn.map_or(self.r.first_frame, |s| s.1)
+        self.syn.map_or(self.b.first_frame, |s| s.1)
+    }
+
+    /// Report id of the transaction at `index` on this connection.
+    fn tx_id(&self, index: u32) -> Option<u64> {
+        (index < self.b.transactions()).then(|| self.b.first_tx_id + u64::from(index))
     }
 }
 
@@ -236,51 +246,139 @@ fn rtt(r: &ConnectionBrief) -> Option<i64> {
     r.handshake_rtt_ns.filter(|n| *n >= 0)
 }
 
-/// Analyzes every connection of a run.
-pub fn analyze(records: &[ConnectionBrief], options: &ConnectionOptions) -> ConnectionAnalysis {
-    let mut views: Vec<View<'_>> = records
-        .iter()
-        .map(|r| View::new(r, options.time_wait_ns))
-        .collect();
-    views.sort_by_key(|v| (v.open, v.r.id));
-    link_four_tuples(&mut views);
-    let origin = views.iter().map(|v| v.open).min().unwrap_or_default();
-    let mut pairs: BTreeMap<(IpAddr, SocketAddr), Vec<&View<'_>>> = BTreeMap::new();
-    for v in &views {
-        pairs
-            .entry((v.r.client.ip(), v.r.server))
-            .or_default()
-            .push(v);
-    }
-    let mut out = ConnectionAnalysis {
-        pairs: Vec::new(),
-        findings: Vec::new(),
-    };
-    for ((client, server), members) in &pairs {
-        let stats = pair_stats(*client, *server, members, options);
-        let ctx = PairCtx {
-            stats: &stats,
-            members,
-            origin,
+/// A finding and the report id of the transaction it names, if any.
+pub type Emit<'a> = dyn FnMut(Finding, Option<u64>) + 'a;
+
+type PairKey = (IpAddr, SocketAddr);
+
+/// Connection-management analysis over connections pushed as they finish.
+pub struct ConnectionAnalyzer {
+    options: ConnectionOptions,
+    /// Connections finished ahead of an earlier id, waiting for it.
+    waiting: BTreeMap<u32, Option<ConnectionBrief>>,
+    next_id: u32,
+    /// Earliest open seen (details show times after it).
+    origin: Option<Timestamp>,
+    /// Latest open processed: no later connection opens before it.
+    watermark: Timestamp,
+    pairs: BTreeMap<PairKey, PairState>,
+    /// (quiet after, pair): when a pair may be finished; stale entries
+    /// (the pair got a later connection) are skipped.
+    expiry: BinaryHeap<Reverse<(Timestamp, PairKey)>>,
+    /// Statistics of the finished pairs, when asked for.
+    keep_pairs: bool,
+    finished_pairs: Vec<PairStats>,
+}
+
+impl ConnectionAnalyzer {
+    pub fn new(options: ConnectionOptions) -> ConnectionAnalyzer {
+        ConnectionAnalyzer {
             options,
-        };
-        new_connection_per_request(&ctx, &mut out.findings);
-        parallel_connections(&ctx, &mut out.findings);
-        stale_keepalive_races(&ctx, &mut out.findings);
-        idle_closes(&ctx, &mut out.findings);
-        time_wait_accumulation(&ctx, &mut out.findings);
-        out.pairs.push(stats);
-    }
-    for v in &views {
-        if let Some(f) = pipelining(v) {
-            out.findings.push(f);
-        }
-        if let Some(f) = port_reuse_in_time_wait(v, &views, options) {
-            out.findings.push(f);
+            waiting: BTreeMap::new(),
+            next_id: 0,
+            origin: None,
+            watermark: Timestamp::default(),
+            pairs: BTreeMap::new(),
+            expiry: BinaryHeap::new(),
+            keep_pairs: false,
+            finished_pairs: Vec::new(),
         }
     }
-    sort_findings(&mut out.findings);
-    out
+
+    /// Also keep each pair's [`PairStats`] (tests and [`analyze`]).
+    pub fn keep_pair_stats(mut self) -> ConnectionAnalyzer {
+        self.keep_pairs = true;
+        self
+    }
+
+    /// One finished connection: its id and its brief (`None` for a
+    /// connection without one, or left out by a filter). Every id of the
+    /// run should be pushed once; connections are analyzed in id order.
+    pub fn push(&mut self, id: u32, brief: Option<ConnectionBrief>, emit: &mut Emit<'_>) {
+        if id < self.next_id {
+            // Out of the numbering (should not happen): analyze it now.
+            if let Some(b) = brief {
+                self.process(&b, emit);
+            }
+            return;
+        }
+        self.waiting.insert(id, brief);
+        while let Some(b) = self.waiting.remove(&self.next_id) {
+            self.next_id = self.next_id.saturating_add(1);
+            if let Some(b) = b {
+                self.process(&b, emit);
+            }
+        }
+    }
+
+    /// Analyzes what is still waiting (in id order) and finishes every pair.
+    pub fn finish(mut self, emit: &mut Emit<'_>) -> Vec<PairStats> {
+        for (_, b) in std::mem::take(&mut self.waiting) {
+            if let Some(b) = b {
+                self.process(&b, emit);
+            }
+        }
+        let origin = self.origin.unwrap_or_default();
+        for (_, pair) in std::mem::take(&mut self.pairs) {
+            let stats = pair.finish(origin, &self.options, emit);
+            if self.keep_pairs {
+                self.finished_pairs.push(stats);
+            }
+        }
+        self.finished_pairs
+    }
+
+    fn process(&mut self, b: &ConnectionBrief, emit: &mut Emit<'_>) {
+        let m = Member::new(b, self.options.time_wait_ns);
+        self.origin = Some(self.origin.map_or(m.open, |o| o.min(m.open)));
+        self.watermark = self.watermark.max(m.open);
+        self.expire(emit);
+        let key = (b.client.ip(), b.server);
+        let pair = self
+            .pairs
+            .entry(key)
+            .or_insert_with(|| PairState::new(key.0, key.1));
+        pair.add(&m, self.watermark, &self.options, emit);
+        let quiet = pair.quiet_after();
+        self.expiry.push(Reverse((quiet, key)));
+    }
+
+    /// Finishes the pairs quiet since before the watermark.
+    fn expire(&mut self, emit: &mut Emit<'_>) {
+        while let Some(Reverse((at, key))) = self.expiry.peek().copied() {
+            if at >= self.watermark {
+                break;
+            }
+            self.expiry.pop();
+            let current = self.pairs.get(&key).map(|p| p.quiet_after());
+            if current != Some(at) {
+                continue;
+            }
+            if let Some(pair) = self.pairs.remove(&key) {
+                let origin = self.origin.unwrap_or_default();
+                let stats = pair.finish(origin, &self.options, emit);
+                if self.keep_pairs {
+                    self.finished_pairs.push(stats);
+                }
+            }
+        }
+    }
+}
+
+/// Analyzes every connection of a run at once: findings sorted by kind,
+/// then connection and time; pairs sorted by (client, server).
+pub fn analyze(briefs: &[ConnectionBrief], options: &ConnectionOptions) -> ConnectionAnalysis {
+    let mut analyzer = ConnectionAnalyzer::new(*options).keep_pair_stats();
+    let mut findings = Vec::new();
+    let mut sorted: Vec<&ConnectionBrief> = briefs.iter().collect();
+    sorted.sort_by_key(|b| b.id);
+    for b in sorted {
+        analyzer.push(b.id, Some(b.clone()), &mut |f, _| findings.push(f));
+    }
+    let mut pairs = analyzer.finish(&mut |f, _| findings.push(f));
+    pairs.sort_by(|a, b| (a.client, a.server).cmp(&(b.client, b.server)));
+    sort_findings(&mut findings);
+    ConnectionAnalysis { pairs, findings }
 }
 
 /// The findings that recommend a change, largest estimated saving first
@@ -318,108 +416,6 @@ fn sort_findings(findings: &mut [Finding]) {
         )
     }
     findings.sort_by(|a, b| key(a).cmp(&key(b)));
-}
-
-/// Links each connection to the previous one on its four-tuple; a reuse ends
-/// the earlier one's TIME_WAIT (the holder accepted the SYN, RFC 6191).
-fn link_four_tuples(views: &mut [View<'_>]) {
-    let mut last_of_tuple: BTreeMap<(SocketAddr, SocketAddr), usize> = BTreeMap::new();
-    for i in 0..views.len() {
-        let key = (views[i].r.client, views[i].r.server);
-        let open = views[i].open;
-        if let Some(&p) = last_of_tuple.get(&key) {
-            views[i].prev = Some(p);
-            if let Some((enter, exit, side)) = views[p].time_wait {
-                if open >= enter && open < exit {
-                    views[p].time_wait = Some((enter, open, side));
-                }
-            }
-        }
-        last_of_tuple.insert(key, i);
-    }
-}
-
-/// Peak of overlapping intervals `[a, b)` (an empty one lasts 1 ns): the
-/// count and the first time it was reached.
-fn peak(intervals: &[(Timestamp, Timestamp)]) -> (u64, Option<Timestamp>) {
-    let mut events: Vec<(Timestamp, i8)> = Vec::with_capacity(intervals.len() * 2);
-    for &(a, b) in intervals {
-        events.push((a, 1));
-        events.push((b.max(Timestamp(a.0.saturating_add(1))), -1));
-    }
-    events.sort();
-    let (mut now, mut best, mut at) = (0i64, 0i64, None);
-    for (i, &(t, d)) in events.iter().enumerate() {
-        now += i64::from(d);
-        let last_at_t = events.get(i + 1).is_none_or(|n| n.0 != t);
-        if last_at_t && now > best {
-            best = now;
-            at = Some(t);
-        }
-    }
-    (u64::try_from(best).unwrap_or(0), at)
-}
-
-/// Most timestamps within any [`RATE_WINDOW_NS`] (input sorted).
-fn max_in_window(sorted: &[Timestamp]) -> u64 {
-    let (mut lo, mut best) = (0usize, 0usize);
-    for hi in 0..sorted.len() {
-        while sorted[hi].since(sorted[lo]) >= RATE_WINDOW_NS {
-            lo += 1;
-        }
-        best = best.max(hi + 1 - lo);
-    }
-    best as u64
-}
-
-fn pair_stats(
-    client: IpAddr,
-    server: SocketAddr,
-    members: &[&View<'_>],
-    options: &ConnectionOptions,
-) -> PairStats {
-    let count = |f: &dyn Fn(&View<'_>) -> bool| members.iter().filter(|v| f(v)).count() as u64;
-    let mut rtts: Vec<i64> = members.iter().filter_map(|v| rtt(v.r)).collect();
-    rtts.sort_unstable();
-    let in_use: Vec<_> = members.iter().map(|v| (v.open, v.release)).collect();
-    let (peak_concurrency, peak_concurrency_at) = peak(&in_use);
-    let tw: Vec<_> = members
-        .iter()
-        .filter_map(|v| v.time_wait.map(|(a, b, _)| (a, b)))
-        .filter(|(a, b)| b > a)
-        .collect();
-    let (peak_time_wait, peak_time_wait_at) = peak(&tw);
-    let syns: Vec<Timestamp> = members.iter().filter_map(|v| v.syn.map(|s| s.0)).collect();
-    let mut syns = syns;
-    syns.sort_unstable();
-    let per_s = 1e9 / RATE_WINDOW_NS as f64;
-    let reused_in_tw = |v: &View<'_>| matches!(v.r.port_reused, Some(Some(ns)) if (0..options.time_wait_ns).contains(&ns));
-    PairStats {
-        client,
-        server,
-        connections: members.len() as u64,
-        reused_connections: count(&|v| v.r.transactions() > 1),
-        transactions: members.iter().map(|v| u64::from(v.r.transactions())).sum(),
-        handshakes: syns.len() as u64,
-        handshake_rtt_ns_median: rtts.get(rtts.len().saturating_sub(1) / 2).copied(),
-        peak_concurrency,
-        peak_concurrency_at,
-        max_pipeline_depth: members
-            .iter()
-            .map(|v| v.r.http.as_ref().map_or(0, |h| h.pipeline_depth))
-            .max()
-            .unwrap_or(0),
-        closes_by_client: count(&|v| v.r.close_by == Some(Side::Client)),
-        closes_by_server: count(&|v| v.r.close_by == Some(Side::Server)),
-        resets: count(&|v| v.r.reset),
-        time_wait_holder_client: count(&|v| v.time_wait.is_some_and(|t| t.2 == Side::Client)),
-        time_wait_holder_server: count(&|v| v.time_wait.is_some_and(|t| t.2 == Side::Server)),
-        peak_time_wait,
-        peak_time_wait_at,
-        peak_new_conn_rate_per_s: max_in_window(&syns) as f64 * per_s,
-        port_reuses: count(&|v| v.r.port_reused.is_some()),
-        reused_in_time_wait: count(&reused_in_tw),
-    }
 }
 
 #[cfg(test)]

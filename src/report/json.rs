@@ -8,7 +8,8 @@
 //! [`SPOOL_MEMORY_BYTES`], then an anonymous temporary file that the
 //! operating system deletes), and the document is assembled at the end from
 //! the spooled pieces. What stays in memory per connection is an index entry
-//! and a [`ConnectionBrief`].
+//! (40 bytes). The connection-management findings are spooled as the
+//! analyzer gives them and listed after the connections' own findings.
 //!
 //! The bytes are the same as `serde_json::to_writer_pretty` of
 //! [`super::build_with`]'s [`super::model::Report`] (a test checks it).
@@ -18,11 +19,11 @@ use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 
 use serde::Serialize;
 
+use super::model::FindingOut;
 use super::{
-    capture_out, connection_findings, record_out, tool, warnings_from, AnomalyAcc, ReportOptions,
+    capture_out, record_out, tool, warnings_from, AnomalyAcc, ConnectionFindings, ReportOptions,
     SummaryAcc, SCHEMA_VERSION,
 };
-use crate::blame::connections::ConnectionBrief;
 use crate::pipeline::{ConnectionRecord, PassSummary};
 
 /// Spooled bytes kept in memory before moving to a temporary file.
@@ -42,43 +43,53 @@ pub struct JsonReportWriter {
     multi: bool,
     acc: SummaryAcc,
     anomalies: AnomalyAcc,
-    briefs: Vec<ConnectionBrief>,
+    analysis: Option<ConnectionFindings>,
     index: Vec<Entry>,
     spool: Spool,
+    /// The connection-management findings, comma-separated.
+    extra: Spool,
     scratch: Vec<u8>,
 }
 
 impl JsonReportWriter {
     /// `multi`: several capture files (each record names its file).
-    pub fn new(multi: bool) -> JsonReportWriter {
-        Self::with_spool_memory(multi, SPOOL_MEMORY_BYTES)
+    pub fn new(multi: bool, options: &ReportOptions) -> JsonReportWriter {
+        Self::with_spool_memory(multi, options, SPOOL_MEMORY_BYTES)
     }
 
     /// As [`Self::new`], moving the spool to a temporary file past
     /// `spool_memory` bytes (tests use a tiny limit).
-    pub fn with_spool_memory(multi: bool, spool_memory: usize) -> JsonReportWriter {
+    pub fn with_spool_memory(
+        multi: bool,
+        options: &ReportOptions,
+        spool_memory: usize,
+    ) -> JsonReportWriter {
         JsonReportWriter {
             multi,
             acc: SummaryAcc::default(),
             anomalies: AnomalyAcc::default(),
-            briefs: Vec::new(),
+            analysis: Some(ConnectionFindings::new(options)),
             index: Vec::new(),
-            spool: Spool {
-                memory: Vec::new(),
-                memory_limit: spool_memory,
-                file: None,
-                len: 0,
-            },
+            spool: Spool::new(spool_memory),
+            extra: Spool::new(spool_memory),
             scratch: Vec::new(),
         }
     }
 
-    /// Serializes one finished connection into the spool.
-    pub fn add(&mut self, r: &ConnectionRecord) -> io::Result<()> {
+    /// Serializes one finished connection into the spool; `keep`: false
+    /// when a filter left it out (the connection analysis still counts it).
+    pub fn add(&mut self, r: &ConnectionRecord, keep: bool) -> io::Result<()> {
+        let mut found = Vec::new();
+        if let Some(a) = &mut self.analysis {
+            a.push(r, keep, &mut |f| found.push(f));
+        }
+        self.spool_findings(found)?;
+        if !keep {
+            return Ok(());
+        }
         let out = record_out(r, self.multi);
         self.acc.add(r, &out);
         self.anomalies.add(r.id, &r.anomalies);
-        self.briefs.extend(ConnectionBrief::of(r));
         let start = self.spool.len;
         let mut ends = [start; 3];
         self.element(&out.connection, true)?;
@@ -110,20 +121,32 @@ impl JsonReportWriter {
         self.spool.append(&self.scratch)
     }
 
+    fn spool_findings(&mut self, found: Vec<FindingOut>) -> io::Result<()> {
+        self.acc.add_findings(&found);
+        for f in &found {
+            self.scratch.clear();
+            if self.extra.len > 0 {
+                self.scratch.extend_from_slice(b",\n    ");
+            }
+            pretty_indented(&mut self.scratch, f, 4)?;
+            self.extra.append(&self.scratch)?;
+        }
+        Ok(())
+    }
+
     /// Runs the connection analysis and writes the whole document.
-    pub fn finish(
-        mut self,
-        summary: &PassSummary,
-        options: &ReportOptions,
-        out: &mut dyn Write,
-    ) -> io::Result<()> {
-        let extra = connection_findings(&self.briefs, options);
-        drop(std::mem::take(&mut self.briefs));
-        self.acc.add_findings(&extra);
+    pub fn finish(mut self, summary: &PassSummary, out: &mut dyn Write) -> io::Result<()> {
+        let mut found = Vec::new();
+        if let Some(a) = self.analysis.take() {
+            a.finish(&mut |f| found.push(f));
+        }
+        self.spool_findings(found)?;
         let warnings = warnings_from(summary, self.anomalies.into_counts());
         let summary_out = self.acc.finish(summary);
         self.index.sort_unstable_by_key(|e| e.id);
         let mut spool = self.spool.into_reader()?;
+        let extra_len = self.extra.len;
+        let mut extra = self.extra.into_reader()?;
         let mut buf = Vec::new();
 
         out.write_all(b"{\n  \"schema_version\": ")?;
@@ -150,14 +173,10 @@ impl JsonReportWriter {
                 spool.copy(from, to, out, &mut buf)?;
                 any = true;
             }
-            if part == 2 {
-                for f in &extra {
-                    out.write_all(if any { b",\n    " } else { b"\n    " })?;
-                    buf.clear();
-                    pretty_indented(&mut buf, f, 4)?;
-                    out.write_all(&buf)?;
-                    any = true;
-                }
+            if part == 2 && extra_len > 0 {
+                out.write_all(if any { b",\n    " } else { b"\n    " })?;
+                extra.copy(0, extra_len, out, &mut buf)?;
+                any = true;
             }
             out.write_all(if any { b"\n  ]" } else { b"]" })?;
         }
@@ -205,6 +224,15 @@ struct Spool {
 }
 
 impl Spool {
+    fn new(memory_limit: usize) -> Spool {
+        Spool {
+            memory: Vec::new(),
+            memory_limit,
+            file: None,
+            len: 0,
+        }
+    }
+
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         if self.file.is_none() && self.memory.len() + bytes.len() > self.memory_limit {
             let mut f = BufWriter::with_capacity(1 << 20, tempfile::tempfile()?);

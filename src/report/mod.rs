@@ -2,7 +2,6 @@
 //! terminal tables.
 
 pub mod har;
-pub mod histogram;
 pub mod html;
 pub mod json;
 pub mod model;
@@ -10,7 +9,7 @@ pub mod table;
 
 use crate::anomaly::AnomalyCounts;
 use crate::blame::attribute::TxBlame;
-use crate::blame::connections::ConnectionBrief;
+use crate::blame::connections::{ConnectionAnalyzer, ConnectionBrief};
 use crate::decode::linktype;
 use crate::pipeline::{ConnectionRecord, PassSummary};
 use crate::stream::Side;
@@ -71,7 +70,7 @@ pub struct SummaryAcc {
     transactions: u64,
     /// Per cause, the transactions' non-zero µs, for percentiles (most causes
     /// are zero for most transactions).
-    nonzero: [histogram::Histogram; 15],
+    nonzero: [crate::histogram::Histogram; 15],
     /// Per cause, µs (integers: the sum is the same in any order).
     totals: [i64; 15],
     quality: QualityAcc,
@@ -210,8 +209,12 @@ pub fn build_with(
         transactions.extend(out.transactions);
         findings.extend(out.findings);
     }
-    let briefs: Vec<ConnectionBrief> = records.iter().filter_map(ConnectionBrief::of).collect();
-    let extra = connection_findings(&briefs, options);
+    let mut extra = Vec::new();
+    let mut analysis = ConnectionFindings::new(options);
+    for r in records {
+        analysis.push(r, true, &mut |f| extra.push(f));
+    }
+    analysis.finish(&mut |f| extra.push(f));
     acc.add_findings(&extra);
     findings.extend(extra);
     Report {
@@ -226,27 +229,31 @@ pub fn build_with(
     }
 }
 
-/// Connection-management findings over all connections (new connection per
-/// request, parallelism, pipelining, idle closes, stale keep-alive races,
-/// TIME_WAIT), from a brief of each connection (any order).
-pub fn connection_findings(briefs: &[ConnectionBrief], options: &ReportOptions) -> Vec<FindingOut> {
-    let first_ids: rustc_hash::FxHashMap<u32, (u64, u32)> = briefs
-        .iter()
-        .map(|b| (b.id, (b.first_tx_id, b.transactions())))
-        .collect();
-    let analysis = crate::blame::connections::analyze(briefs, &options.connections);
-    analysis
-        .findings
-        .iter()
-        .map(|f| {
-            let first = f.connection.and_then(|c| first_ids.get(&c));
-            finding_out(f, |idx| {
-                first
-                    .filter(|(_, n)| idx < *n)
-                    .map(|(id, _)| id + u64::from(idx))
-            })
-        })
-        .collect()
+/// Connection-management findings (new connection per request,
+/// parallelism, pipelining, idle closes, stale keep-alive races, TIME_WAIT)
+/// as report findings, in the order the analyzer gives them.
+pub struct ConnectionFindings {
+    analyzer: ConnectionAnalyzer,
+}
+
+impl ConnectionFindings {
+    pub fn new(options: &ReportOptions) -> ConnectionFindings {
+        ConnectionFindings {
+            analyzer: ConnectionAnalyzer::new(options.connections),
+        }
+    }
+
+    /// One finished connection; `keep`: false when a filter left it out.
+    pub fn push(&mut self, r: &ConnectionRecord, keep: bool, out: &mut dyn FnMut(FindingOut)) {
+        let brief = keep.then(|| ConnectionBrief::of(r)).flatten();
+        self.analyzer
+            .push(r.id, brief, &mut |f, tx| out(finding_out(&f, |_| tx)));
+    }
+
+    pub fn finish(self, out: &mut dyn FnMut(FindingOut)) {
+        self.analyzer
+            .finish(&mut |f, tx| out(finding_out(&f, |_| tx)));
+    }
 }
 
 /// The JSON Schema (draft 2020-12) of the report, generated from the types;
@@ -342,7 +349,7 @@ fn us_to_ms(us: i64) -> f64 {
 /// ones not in `nonzero[cause]` had zero ms for that cause.
 fn time_by_cause(
     n: u64,
-    nonzero: [histogram::Histogram; 15],
+    nonzero: [crate::histogram::Histogram; 15],
     totals: &[i64; 15],
 ) -> Vec<CauseTotal> {
     crate::blame::Cause::ALL

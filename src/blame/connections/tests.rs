@@ -182,7 +182,9 @@ fn new_connection_per_request_counts_avoidable_handshakes() {
         ),
         (3, 0, 3, 3)
     );
-    assert_eq!(p.handshake_rtt_ns_median, Some(80 * MS));
+    // The median comes from a histogram: within 0.05 %.
+    let median = p.handshake_rtt_ns_median.unwrap();
+    assert!((median - 80 * MS).abs() <= 80 * MS / 2000, "{median}");
     assert_eq!(
         (p.peak_concurrency, p.closes_by_client, p.closes_by_server),
         (1, 3, 0)
@@ -190,7 +192,7 @@ fn new_connection_per_request_counts_avoidable_handshakes() {
     let f = kinds(&a, "new_connection_per_request");
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].frames, vec![101, 201]);
-    assert_eq!(f[0].saving_ns, Some(160 * MS));
+    assert_eq!(f[0].saving_ns, Some(2 * median));
     assert_eq!(f[0].confidence, Confidence::High);
     assert_eq!(f[0].vantage, Vantage::NearClient);
     assert_eq!(

@@ -1,8 +1,8 @@
-//! Counts of durations in whole microseconds, in memory that does not grow
-//! with the number of values: the summary's per-cause percentiles over any
-//! number of transactions.
+//! Counts of durations in whole units (µs for the summary's per-cause
+//! percentiles, ns for handshake RTT medians), in memory that does not grow
+//! with the number of values.
 //!
-//! Values below 2,048 µs are counted exactly; larger ones in buckets of 11
+//! Values below 2,048 are counted exactly; larger ones in buckets of 11
 //! significant bits (as HdrHistogram does), so a percentile is reported as
 //! its bucket's midpoint, within 0.05 % of the true value. At most 1,024
 //! buckets per power of two are ever used (about 40,000 for durations up to
@@ -21,7 +21,7 @@ pub struct Histogram {
 }
 
 impl Histogram {
-    /// Counts one value (µs).
+    /// Counts one value.
     pub fn add(&mut self, us: u64) {
         *self.counts.entry(bucket(us)).or_insert(0) += 1;
         self.total += 1;
