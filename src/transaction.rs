@@ -196,8 +196,68 @@ struct Probe {
 }
 
 /// The HTTP view of one TCP connection.
+///
+/// Its state is created on the first item pushed: a connection that never
+/// carries a byte (a half-open SYN, nearly all of a SYN flood's live table)
+/// then costs the size of this handle, not the ~560 bytes of the parser and
+/// pairing state (see docs/robustness.md, "Memory caps under attack").
 #[derive(Debug)]
 pub struct HttpConversation {
+    limits: HttpLimits,
+    state: Option<Box<Conversation>>,
+}
+
+impl HttpConversation {
+    pub fn new(limits: HttpLimits) -> Self {
+        HttpConversation {
+            limits,
+            state: None,
+        }
+    }
+
+    /// Feed one reassembled item of the direction sent by `side`
+    /// (`Side::Client` = the TCP client, i.e. SYN sender). Items of one side
+    /// arrive in stream order; the two sides are interleaved in capture order.
+    pub fn push(&mut self, side: Side, item: &StreamItem<'_>) {
+        let limits = self.limits;
+        self.state
+            .get_or_insert_with(|| Box::new(Conversation::new(limits)))
+            .push(side, item);
+    }
+
+    /// Classification so far (None until enough bytes were seen).
+    pub fn protocol(&self) -> Option<Protocol> {
+        self.state.as_ref().and_then(|s| s.protocol)
+    }
+
+    /// True once this conversation will never produce HTTP output.
+    pub fn is_done(&self) -> bool {
+        self.state.as_ref().is_some_and(|s| s.is_done())
+    }
+
+    /// Bytes seen on `side` after the connection became a tunnel.
+    pub fn tunnel_bytes(&self, side: Side) -> u64 {
+        self.state.as_ref().map_or(0, |s| s.tunnel_bytes(side))
+    }
+
+    /// Memory currently held for buffering (head buffers and probes).
+    pub fn buffered_bytes(&self) -> usize {
+        self.state.as_ref().map_or(0, |s| s.buffered_bytes())
+    }
+
+    /// Finalize: close every open message (reason from the End items seen, or
+    /// `end_of_capture`), return results. Nothing pushed: no protocol, no
+    /// transactions.
+    pub fn finish(self) -> ConversationResult {
+        self.state
+            .map_or_else(ConversationResult::default, |s| s.finish())
+    }
+}
+
+/// The state behind [`HttpConversation`], once the connection carried
+/// something.
+#[derive(Debug)]
+struct Conversation {
     limits: HttpLimits,
     protocol: Option<Protocol>,
     /// By [`Side::index`].
@@ -207,9 +267,9 @@ pub struct HttpConversation {
     pairing: Pairing,
 }
 
-impl HttpConversation {
-    pub fn new(limits: HttpLimits) -> Self {
-        HttpConversation {
+impl Conversation {
+    fn new(limits: HttpLimits) -> Self {
+        Conversation {
             limits,
             protocol: None,
             probes: [Probe::default(), Probe::default()],
@@ -222,7 +282,7 @@ impl HttpConversation {
     /// Feed one reassembled item of the direction sent by `side`
     /// (`Side::Client` = the TCP client, i.e. SYN sender). Items of one side
     /// arrive in stream order; the two sides are interleaved in capture order.
-    pub fn push(&mut self, side: Side, item: &StreamItem<'_>) {
+    fn push(&mut self, side: Side, item: &StreamItem<'_>) {
         let i = side.index();
         if let StreamItem::End { reason, ts, frame } = *item {
             if self.ends[i].is_some() {
@@ -237,13 +297,8 @@ impl HttpConversation {
         }
     }
 
-    /// Classification so far (None until enough bytes were seen).
-    pub fn protocol(&self) -> Option<Protocol> {
-        self.protocol
-    }
-
     /// True once this conversation will never produce HTTP output.
-    pub fn is_done(&self) -> bool {
+    fn is_done(&self) -> bool {
         match self.protocol {
             Some(Protocol::Tls | Protocol::Unknown) => true,
             Some(Protocol::Http) => self
@@ -255,14 +310,14 @@ impl HttpConversation {
     }
 
     /// Bytes seen on `side` after the connection became a tunnel.
-    pub fn tunnel_bytes(&self, side: Side) -> u64 {
+    fn tunnel_bytes(&self, side: Side) -> u64 {
         self.readers[side.index()]
             .as_ref()
             .map_or(0, MessageReader::tunnel_bytes)
     }
 
     /// Memory currently held for buffering (head buffers and probes).
-    pub fn buffered_bytes(&self) -> usize {
+    fn buffered_bytes(&self) -> usize {
         let readers: usize = self.readers.iter().flatten().map(|r| r.buffered()).sum();
         let probes: usize = self
             .probes
@@ -276,7 +331,7 @@ impl HttpConversation {
 
     /// Finalize: close every open message (reason from the End items seen, or
     /// `end_of_capture`), return results.
-    pub fn finish(mut self) -> ConversationResult {
+    fn finish(mut self) -> ConversationResult {
         if self.protocol.is_none() && self.probes.iter().any(|p| p.parked || !p.prefix.is_empty()) {
             self.protocol = Some(Protocol::Unknown);
         }
