@@ -36,9 +36,18 @@ pub const CLOSED_LINGER_NS: i64 = 60_000_000_000;
 
 /// Open connections are never finalized for being idle (Wireshark never
 /// splits a stream for idleness, and ids must match `tcp.stream`), except
-/// when more than this many are live: then the stalest tenth is finalized.
-/// Bounds memory under a SYN flood (about 1 KiB per live connection).
-pub const MAX_LIVE_CONNECTIONS: usize = 100_000;
+/// when more than this many are live: then the stalest tenth is finalized
+/// (warning `live_connection_cap`).
+///
+/// Source: a byte budget. A live half-open connection costs about 1.5 KB:
+/// the boxed [`Connection`] (1,240 bytes on 64-bit targets), its one
+/// timeline event (72) and its hash-map slot (73, twice that just after
+/// the map grew). 50,000 of them hold about 75 MB, well inside half of the
+/// 256 MiB budget of `scripts/attack-rss.sh` (checked by
+/// `attacks::live_table_at_its_cap_fits_half_the_budget`). Trade-off: a
+/// capture with more than 50,000 connections open at once has its stalest
+/// ones finalized early; their later segments are counted as late.
+pub const MAX_LIVE_CONNECTIONS: usize = 50_000;
 
 /// How long a finalized four-tuple is remembered, so that reuse inside
 /// TIME_WAIT is recognized and a peer that keeps resending its FIN (Linux
