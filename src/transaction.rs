@@ -50,6 +50,9 @@ pub struct HttpLimits {
     pub max_pending_requests: usize,
     /// Most header fields kept per message (all are used for framing).
     pub max_headers_kept: usize,
+    /// Most transactions kept per connection; later ones are paired, then
+    /// counted and dropped (`too_many_transactions`).
+    pub max_transactions: usize,
 }
 
 /// Bytes of a direction judged not HTTP after which its later chunk starts are
@@ -73,6 +76,16 @@ pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
 /// queue of a one-sided capture full of requests.
 pub const DEFAULT_MAX_PENDING_REQUESTS: usize = 10_000;
 
+/// Default cap on transactions kept per connection.
+///
+/// Source: servers close a keep-alive connection long before (nginx's
+/// `keepalive_requests` default is 1,000, Apache's `MaxKeepAliveRequests`
+/// 100), so only a hostile or one-sided stream gets here: say 100,000
+/// pipelined requests never answered, which kept ~2.4 KB each in the JSON
+/// report. Trade-off: transactions past the cap are missing from every
+/// output; the warning gives their number.
+pub const DEFAULT_MAX_TRANSACTIONS: usize = 10_000;
+
 /// Default header fields kept per message.
 ///
 /// Source: Apache's `LimitRequestFields` default (100).
@@ -84,6 +97,7 @@ impl Default for HttpLimits {
             max_head_bytes: DEFAULT_MAX_HEAD_BYTES,
             max_pending_requests: DEFAULT_MAX_PENDING_REQUESTS,
             max_headers_kept: DEFAULT_MAX_HEADERS_KEPT,
+            max_transactions: DEFAULT_MAX_TRANSACTIONS,
         }
     }
 }

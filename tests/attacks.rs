@@ -6,7 +6,7 @@
 //! | (a) SYN flood: half-open connections | `tcp::flow::MAX_LIVE_CONNECTIONS` | `live_connection_cap` |
 //! | (b) a hole, then endless out-of-order data | `tcp::reassembly::MAX_BUFFERED_BYTES` | `reassembly_buffer_full` |
 //! | (c) an HTTP head without CRLF | `transaction::DEFAULT_MAX_HEAD_BYTES` | `http_head_too_large` |
-//! | (d) pipelined requests, no responses | `transaction::DEFAULT_MAX_PENDING_REQUESTS` | `too_many_pending_requests` |
+//! | (d) pipelined requests, no responses | `transaction::DEFAULT_MAX_PENDING_REQUESTS`, `transaction::DEFAULT_MAX_TRANSACTIONS` | `too_many_pending_requests`, `too_many_transactions` |
 //! | (e) chunk sizes beyond 64 bits | (parse error, no buffer) | `chunk_size_overflow` |
 //! | (f) first IP fragments only | `defrag::MAX_PENDING_BYTES`, `FRAGMENT_TIMEOUT_NS` | `ip_fragments_incomplete` |
 //!
@@ -606,19 +606,43 @@ fn endless_head_is_capped_at_64_kib() {
 }
 
 #[test]
-fn unanswered_pipeline_is_capped_by_pending_requests() {
-    use wireblame::transaction::DEFAULT_MAX_PENDING_REQUESTS;
-    let n = DEFAULT_MAX_PENDING_REQUESTS + 5_000;
+fn unanswered_pipeline_is_capped_by_pending_requests_and_transactions_kept() {
+    use wireblame::transaction::{DEFAULT_MAX_PENDING_REQUESTS, DEFAULT_MAX_TRANSACTIONS};
+    let n = DEFAULT_MAX_PENDING_REQUESTS.max(DEFAULT_MAX_TRANSACTIONS) + 5_000;
     let o = analyze("pipelined", |out| pipelined(out, n));
-    o.assert_warning("too_many_pending_requests");
+    // One warning of each per connection.
+    assert_eq!(o.assert_warning("too_many_pending_requests"), 1);
+    assert_eq!(o.assert_warning("too_many_transactions"), 1);
+    let detail = o
+        .report
+        .warnings
+        .iter()
+        .find(|w| w.kind == "too_many_transactions")
+        .map(|w| w.detail.as_str());
+    let beyond = n - DEFAULT_MAX_TRANSACTIONS;
+    assert_eq!(
+        detail,
+        Some(
+            format!(
+                "{beyond} transactions after the first {DEFAULT_MAX_TRANSACTIONS} on this connection were counted, not kept"
+            )
+            .as_str()
+        )
+    );
     o.assert_benign_intact();
-    let attacked = o
+    // The first DEFAULT_MAX_TRANSACTIONS requests are reported, in order,
+    // each as no_response; the rest are only counted.
+    let attacked: Vec<_> = o
         .report
         .transactions
         .iter()
         .filter(|t| t.uri.as_deref().is_some_and(|u| u.starts_with("/p/")))
-        .count();
-    assert_eq!(attacked, n, "every request is reported (as no_response)");
+        .collect();
+    assert_eq!(attacked.len(), DEFAULT_MAX_TRANSACTIONS);
+    for (i, t) in attacked.iter().enumerate() {
+        assert_eq!(t.uri.as_deref(), Some(format!("/p/{i}").as_str()));
+        assert_eq!(t.incomplete.as_deref(), Some("no_response"), "/p/{i}");
+    }
 }
 
 #[test]

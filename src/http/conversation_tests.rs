@@ -224,6 +224,85 @@ fn rst_on_one_side_cuts_the_other_at_finish() {
 }
 
 #[test]
+fn transactions_beyond_the_cap_are_paired_then_counted() {
+    let limits = HttpLimits {
+        max_transactions: 3,
+        ..HttpLimits::default()
+    };
+    let mut f = Feeder::new(limits);
+    // Five pipelined requests, then their five responses: the first three
+    // must still get the first three responses (FIFO), and the last two,
+    // paired beyond the cap, must not become no_request transactions.
+    for i in 0..5 {
+        f.send(
+            Side::Client,
+            format!("GET /{i} HTTP/1.1\r\n\r\n").as_bytes(),
+        );
+    }
+    for code in [200, 201, 202, 203, 207] {
+        let resp = format!("HTTP/1.1 {code} X\r\nContent-Length: 2\r\n\r\nok");
+        f.send(Side::Server, resp.as_bytes());
+    }
+    // One more exchange after the pipeline, also beyond the cap.
+    f.send(Side::Client, b"GET /5 HTTP/1.1\r\n\r\n")
+        .send(Side::Server, b"HTTP/1.1 208 X\r\nContent-Length: 0\r\n\r\n");
+    let r = f.conv.finish();
+    let summary: Vec<_> = r
+        .transactions
+        .iter()
+        .map(|t| (t.index, t.uri.as_deref(), t.status, t.incomplete.as_deref()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (0, Some("/0"), Some(200), None),
+            (1, Some("/1"), Some(201), None),
+            (2, Some("/2"), Some(202), None),
+        ]
+    );
+    assert_eq!(
+        kinds(&r),
+        vec!["too_many_transactions"],
+        "{:?}",
+        r.anomalies
+    );
+    assert_eq!(
+        r.anomalies[0].detail,
+        "3 transactions after the first 3 on this connection were counted, not kept"
+    );
+}
+
+#[test]
+fn unanswered_requests_beyond_the_cap_are_counted_at_the_end() {
+    let limits = HttpLimits {
+        max_transactions: 2,
+        max_pending_requests: 3,
+        ..HttpLimits::default()
+    };
+    let mut f = Feeder::new(limits);
+    for i in 0..10 {
+        f.send(
+            Side::Client,
+            format!("GET /{i} HTTP/1.1\r\n\r\n").as_bytes(),
+        );
+    }
+    let r = f.conv.finish();
+    let uris: Vec<_> = r.transactions.iter().map(|t| t.uri.as_deref()).collect();
+    assert_eq!(uris, vec![Some("/0"), Some("/1")]);
+    assert!(r
+        .transactions
+        .iter()
+        .all(|t| t.incomplete.as_deref() == Some("no_response")));
+    assert_eq!(
+        kinds(&r),
+        vec!["too_many_pending_requests", "too_many_transactions"]
+    );
+    assert!(r.anomalies[1]
+        .detail
+        .starts_with("8 transactions after the first 2 "));
+}
+
+#[test]
 fn headers_kept_are_capped_but_all_frame() {
     let limits = HttpLimits {
         max_headers_kept: 1,
