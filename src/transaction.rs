@@ -25,8 +25,9 @@
 //!
 //! Invariants: no panic on any input; memory per connection is bounded by the
 //! head cap per direction, [`MAX_PROBE_BYTES`] per undecided direction, and
-//! the transactions themselves (pending requests capped). Timing and frame
-//! fields follow [`Message`]. Governing RFCs: see [`crate::http`].
+//! at most `max_transactions` transactions plus `max_pending_requests`
+//! waiting ones. Timing and frame fields follow [`Message`]. Governing RFCs:
+//! see [`crate::http`].
 //!
 //! [`finish`]: HttpConversation::finish
 
