@@ -339,3 +339,83 @@ fn timing_uses_first_seen_and_ts() {
     assert_eq!((m.start, m.end), (Timestamp(10), Timestamp(50)));
     assert_eq!((m.first_frame, m.last_frame, m.head_bytes), (7, 7, 18));
 }
+
+/// Pieces of HTTP (some cut mid-message, some odd) for the property below.
+const PIECES: [(Side, &[u8]); 14] = [
+    (Side::Client, b"GET /a HTTP/1.1\r\n\r\n"),
+    (Side::Client, b"HEAD /h HTTP/1.1\r\n\r\n"),
+    (
+        Side::Client,
+        b"POST /p HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody",
+    ),
+    (Side::Client, b"POST /c HTTP/1.1\r\nContent-Len"),
+    (Side::Client, b"gth: 2\r\n\r\nok"),
+    (
+        Side::Client,
+        b"GET /close HTTP/1.1\r\nConnection: close\r\n\r\n",
+    ),
+    (
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    ),
+    (Side::Server, b"HTTP/1.1 204 No Content\r\n\r\n"),
+    (Side::Server, b"HTTP/1.1 100 Continue\r\n\r\n"),
+    (
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ),
+    (Side::Server, b"3\r\nabc\r\n0\r\n\r\n"),
+    (Side::Server, b"HTTP/1.1 404 Not"),
+    (Side::Server, b" Found\r\nContent-Length: 0\r\n\r\n"),
+    (Side::Server, b"garbage\r\n"),
+];
+
+fn run_pieces(steps: &[usize], end: Option<EndReason>, limits: HttpLimits) -> ConversationResult {
+    let mut f = Feeder::new(limits);
+    for &i in steps {
+        let (side, bytes) = PIECES[i % PIECES.len()];
+        f.send(side, bytes);
+    }
+    if let Some(reason) = end {
+        f.end(Side::Server, reason).end(Side::Client, reason);
+    }
+    f.conv.finish()
+}
+
+proptest::proptest! {
+    /// The transaction cap only cuts the list: whatever the input, the
+    /// capped result is the uncapped one's first `cap` transactions, with
+    /// the same anomalies plus one `too_many_transactions` giving the rest.
+    #[test]
+    fn the_transaction_cap_keeps_exactly_the_first_ones(
+        steps in proptest::collection::vec(0..PIECES.len(), 0..60),
+        cap in 0usize..8,
+        pending in 1usize..6,
+        end in proptest::option::of(proptest::sample::select(vec![
+            EndReason::Fin,
+            EndReason::Rst,
+            EndReason::EndOfCapture,
+        ])),
+    ) {
+        let open = HttpLimits {
+            max_pending_requests: pending,
+            max_transactions: usize::MAX,
+            ..HttpLimits::default()
+        };
+        let capped = HttpLimits { max_transactions: cap, ..open };
+        let all = run_pieces(&steps, end, open);
+        let some = run_pieces(&steps, end, capped);
+        let kept = all.transactions.len().min(cap);
+        proptest::prop_assert_eq!(&some.transactions[..], &all.transactions[..kept]);
+        proptest::prop_assert_eq!(some.protocol, all.protocol);
+        let mut expected = all.anomalies.clone();
+        let beyond = all.transactions.len() - kept;
+        if beyond > 0 {
+            expected.push(Anomaly::new(
+                "too_many_transactions",
+                format!("{beyond} transactions after the first {cap} on this connection were counted, not kept"),
+            ));
+        }
+        proptest::prop_assert_eq!(some.anomalies, expected);
+    }
+}
