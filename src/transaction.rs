@@ -25,8 +25,9 @@
 //!
 //! Invariants: no panic on any input; memory per connection is bounded by the
 //! head cap per direction, [`MAX_PROBE_BYTES`] per undecided direction, and
-//! the transactions themselves (pending requests capped). Timing and frame
-//! fields follow [`Message`]. Governing RFCs: see [`crate::http`].
+//! at most `max_transactions` transactions plus `max_pending_requests`
+//! waiting ones. Timing and frame fields follow [`Message`]. Governing RFCs:
+//! see [`crate::http`].
 //!
 //! [`finish`]: HttpConversation::finish
 
@@ -50,6 +51,9 @@ pub struct HttpLimits {
     pub max_pending_requests: usize,
     /// Most header fields kept per message (all are used for framing).
     pub max_headers_kept: usize,
+    /// Most transactions kept per connection; later ones are paired, then
+    /// counted and dropped (`too_many_transactions`).
+    pub max_transactions: usize,
 }
 
 /// Bytes of a direction judged not HTTP after which its later chunk starts are
@@ -73,6 +77,16 @@ pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
 /// queue of a one-sided capture full of requests.
 pub const DEFAULT_MAX_PENDING_REQUESTS: usize = 10_000;
 
+/// Default cap on transactions kept per connection.
+///
+/// Source: servers close a keep-alive connection long before (nginx's
+/// `keepalive_requests` default is 1,000, Apache's `MaxKeepAliveRequests`
+/// 100), so only a hostile or one-sided stream gets here: say 100,000
+/// pipelined requests never answered, which kept ~2.4 KB each in the JSON
+/// report. Trade-off: transactions past the cap are missing from every
+/// output; the warning gives their number.
+pub const DEFAULT_MAX_TRANSACTIONS: usize = 10_000;
+
 /// Default header fields kept per message.
 ///
 /// Source: Apache's `LimitRequestFields` default (100).
@@ -84,6 +98,7 @@ impl Default for HttpLimits {
             max_head_bytes: DEFAULT_MAX_HEAD_BYTES,
             max_pending_requests: DEFAULT_MAX_PENDING_REQUESTS,
             max_headers_kept: DEFAULT_MAX_HEADERS_KEPT,
+            max_transactions: DEFAULT_MAX_TRANSACTIONS,
         }
     }
 }
@@ -196,8 +211,68 @@ struct Probe {
 }
 
 /// The HTTP view of one TCP connection.
+///
+/// Its state is created on the first item pushed: a connection that never
+/// carries a byte (a half-open SYN, nearly all of a SYN flood's live table)
+/// then costs the size of this handle, not the ~560 bytes of the parser and
+/// pairing state (see docs/robustness.md, "Memory caps under attack").
 #[derive(Debug)]
 pub struct HttpConversation {
+    limits: HttpLimits,
+    state: Option<Box<Conversation>>,
+}
+
+impl HttpConversation {
+    pub fn new(limits: HttpLimits) -> Self {
+        HttpConversation {
+            limits,
+            state: None,
+        }
+    }
+
+    /// Feed one reassembled item of the direction sent by `side`
+    /// (`Side::Client` = the TCP client, i.e. SYN sender). Items of one side
+    /// arrive in stream order; the two sides are interleaved in capture order.
+    pub fn push(&mut self, side: Side, item: &StreamItem<'_>) {
+        let limits = self.limits;
+        self.state
+            .get_or_insert_with(|| Box::new(Conversation::new(limits)))
+            .push(side, item);
+    }
+
+    /// Classification so far (None until enough bytes were seen).
+    pub fn protocol(&self) -> Option<Protocol> {
+        self.state.as_ref().and_then(|s| s.protocol)
+    }
+
+    /// True once this conversation will never produce HTTP output.
+    pub fn is_done(&self) -> bool {
+        self.state.as_ref().is_some_and(|s| s.is_done())
+    }
+
+    /// Bytes seen on `side` after the connection became a tunnel.
+    pub fn tunnel_bytes(&self, side: Side) -> u64 {
+        self.state.as_ref().map_or(0, |s| s.tunnel_bytes(side))
+    }
+
+    /// Memory currently held for buffering (head buffers and probes).
+    pub fn buffered_bytes(&self) -> usize {
+        self.state.as_ref().map_or(0, |s| s.buffered_bytes())
+    }
+
+    /// Finalize: close every open message (reason from the End items seen, or
+    /// `end_of_capture`), return results. Nothing pushed: no protocol, no
+    /// transactions.
+    pub fn finish(self) -> ConversationResult {
+        self.state
+            .map_or_else(ConversationResult::default, |s| s.finish())
+    }
+}
+
+/// The state behind [`HttpConversation`], once the connection carried
+/// something.
+#[derive(Debug)]
+struct Conversation {
     limits: HttpLimits,
     protocol: Option<Protocol>,
     /// By [`Side::index`].
@@ -207,9 +282,9 @@ pub struct HttpConversation {
     pairing: Pairing,
 }
 
-impl HttpConversation {
-    pub fn new(limits: HttpLimits) -> Self {
-        HttpConversation {
+impl Conversation {
+    fn new(limits: HttpLimits) -> Self {
+        Conversation {
             limits,
             protocol: None,
             probes: [Probe::default(), Probe::default()],
@@ -222,7 +297,7 @@ impl HttpConversation {
     /// Feed one reassembled item of the direction sent by `side`
     /// (`Side::Client` = the TCP client, i.e. SYN sender). Items of one side
     /// arrive in stream order; the two sides are interleaved in capture order.
-    pub fn push(&mut self, side: Side, item: &StreamItem<'_>) {
+    fn push(&mut self, side: Side, item: &StreamItem<'_>) {
         let i = side.index();
         if let StreamItem::End { reason, ts, frame } = *item {
             if self.ends[i].is_some() {
@@ -237,13 +312,8 @@ impl HttpConversation {
         }
     }
 
-    /// Classification so far (None until enough bytes were seen).
-    pub fn protocol(&self) -> Option<Protocol> {
-        self.protocol
-    }
-
     /// True once this conversation will never produce HTTP output.
-    pub fn is_done(&self) -> bool {
+    fn is_done(&self) -> bool {
         match self.protocol {
             Some(Protocol::Tls | Protocol::Unknown) => true,
             Some(Protocol::Http) => self
@@ -255,14 +325,14 @@ impl HttpConversation {
     }
 
     /// Bytes seen on `side` after the connection became a tunnel.
-    pub fn tunnel_bytes(&self, side: Side) -> u64 {
+    fn tunnel_bytes(&self, side: Side) -> u64 {
         self.readers[side.index()]
             .as_ref()
             .map_or(0, MessageReader::tunnel_bytes)
     }
 
     /// Memory currently held for buffering (head buffers and probes).
-    pub fn buffered_bytes(&self) -> usize {
+    fn buffered_bytes(&self) -> usize {
         let readers: usize = self.readers.iter().flatten().map(|r| r.buffered()).sum();
         let probes: usize = self
             .probes
@@ -276,7 +346,7 @@ impl HttpConversation {
 
     /// Finalize: close every open message (reason from the End items seen, or
     /// `end_of_capture`), return results.
-    pub fn finish(mut self) -> ConversationResult {
+    fn finish(mut self) -> ConversationResult {
         if self.protocol.is_none() && self.probes.iter().any(|p| p.parked || !p.prefix.is_empty()) {
             self.protocol = Some(Protocol::Unknown);
         }

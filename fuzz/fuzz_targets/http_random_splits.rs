@@ -35,6 +35,7 @@ fuzz_target!(|input: &[u8]| {
             max_head_bytes: 128,
             max_pending_requests: 3,
             max_headers_kept: 4,
+            max_transactions: 5,
         }
     } else {
         HttpLimits::default()

@@ -224,6 +224,85 @@ fn rst_on_one_side_cuts_the_other_at_finish() {
 }
 
 #[test]
+fn transactions_beyond_the_cap_are_paired_then_counted() {
+    let limits = HttpLimits {
+        max_transactions: 3,
+        ..HttpLimits::default()
+    };
+    let mut f = Feeder::new(limits);
+    // Five pipelined requests, then their five responses: the first three
+    // must still get the first three responses (FIFO), and the last two,
+    // paired beyond the cap, must not become no_request transactions.
+    for i in 0..5 {
+        f.send(
+            Side::Client,
+            format!("GET /{i} HTTP/1.1\r\n\r\n").as_bytes(),
+        );
+    }
+    for code in [200, 201, 202, 203, 207] {
+        let resp = format!("HTTP/1.1 {code} X\r\nContent-Length: 2\r\n\r\nok");
+        f.send(Side::Server, resp.as_bytes());
+    }
+    // One more exchange after the pipeline, also beyond the cap.
+    f.send(Side::Client, b"GET /5 HTTP/1.1\r\n\r\n")
+        .send(Side::Server, b"HTTP/1.1 208 X\r\nContent-Length: 0\r\n\r\n");
+    let r = f.conv.finish();
+    let summary: Vec<_> = r
+        .transactions
+        .iter()
+        .map(|t| (t.index, t.uri.as_deref(), t.status, t.incomplete.as_deref()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (0, Some("/0"), Some(200), None),
+            (1, Some("/1"), Some(201), None),
+            (2, Some("/2"), Some(202), None),
+        ]
+    );
+    assert_eq!(
+        kinds(&r),
+        vec!["too_many_transactions"],
+        "{:?}",
+        r.anomalies
+    );
+    assert_eq!(
+        r.anomalies[0].detail,
+        "3 transactions after the first 3 on this connection were counted, not kept"
+    );
+}
+
+#[test]
+fn unanswered_requests_beyond_the_cap_are_counted_at_the_end() {
+    let limits = HttpLimits {
+        max_transactions: 2,
+        max_pending_requests: 3,
+        ..HttpLimits::default()
+    };
+    let mut f = Feeder::new(limits);
+    for i in 0..10 {
+        f.send(
+            Side::Client,
+            format!("GET /{i} HTTP/1.1\r\n\r\n").as_bytes(),
+        );
+    }
+    let r = f.conv.finish();
+    let uris: Vec<_> = r.transactions.iter().map(|t| t.uri.as_deref()).collect();
+    assert_eq!(uris, vec![Some("/0"), Some("/1")]);
+    assert!(r
+        .transactions
+        .iter()
+        .all(|t| t.incomplete.as_deref() == Some("no_response")));
+    assert_eq!(
+        kinds(&r),
+        vec!["too_many_pending_requests", "too_many_transactions"]
+    );
+    assert!(r.anomalies[1]
+        .detail
+        .starts_with("8 transactions after the first 2 "));
+}
+
+#[test]
 fn headers_kept_are_capped_but_all_frame() {
     let limits = HttpLimits {
         max_headers_kept: 1,
@@ -259,4 +338,84 @@ fn timing_uses_first_seen_and_ts() {
     let m = r.transactions[0].request.as_ref().expect("request");
     assert_eq!((m.start, m.end), (Timestamp(10), Timestamp(50)));
     assert_eq!((m.first_frame, m.last_frame, m.head_bytes), (7, 7, 18));
+}
+
+/// Pieces of HTTP (some cut mid-message, some odd) for the property below.
+const PIECES: [(Side, &[u8]); 14] = [
+    (Side::Client, b"GET /a HTTP/1.1\r\n\r\n"),
+    (Side::Client, b"HEAD /h HTTP/1.1\r\n\r\n"),
+    (
+        Side::Client,
+        b"POST /p HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody",
+    ),
+    (Side::Client, b"POST /c HTTP/1.1\r\nContent-Len"),
+    (Side::Client, b"gth: 2\r\n\r\nok"),
+    (
+        Side::Client,
+        b"GET /close HTTP/1.1\r\nConnection: close\r\n\r\n",
+    ),
+    (
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    ),
+    (Side::Server, b"HTTP/1.1 204 No Content\r\n\r\n"),
+    (Side::Server, b"HTTP/1.1 100 Continue\r\n\r\n"),
+    (
+        Side::Server,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+    ),
+    (Side::Server, b"3\r\nabc\r\n0\r\n\r\n"),
+    (Side::Server, b"HTTP/1.1 404 Not"),
+    (Side::Server, b" Found\r\nContent-Length: 0\r\n\r\n"),
+    (Side::Server, b"garbage\r\n"),
+];
+
+fn run_pieces(steps: &[usize], end: Option<EndReason>, limits: HttpLimits) -> ConversationResult {
+    let mut f = Feeder::new(limits);
+    for &i in steps {
+        let (side, bytes) = PIECES[i % PIECES.len()];
+        f.send(side, bytes);
+    }
+    if let Some(reason) = end {
+        f.end(Side::Server, reason).end(Side::Client, reason);
+    }
+    f.conv.finish()
+}
+
+proptest::proptest! {
+    /// The transaction cap only cuts the list: whatever the input, the
+    /// capped result is the uncapped one's first `cap` transactions, with
+    /// the same anomalies plus one `too_many_transactions` giving the rest.
+    #[test]
+    fn the_transaction_cap_keeps_exactly_the_first_ones(
+        steps in proptest::collection::vec(0..PIECES.len(), 0..60),
+        cap in 0usize..8,
+        pending in 1usize..6,
+        end in proptest::option::of(proptest::sample::select(vec![
+            EndReason::Fin,
+            EndReason::Rst,
+            EndReason::EndOfCapture,
+        ])),
+    ) {
+        let open = HttpLimits {
+            max_pending_requests: pending,
+            max_transactions: usize::MAX,
+            ..HttpLimits::default()
+        };
+        let capped = HttpLimits { max_transactions: cap, ..open };
+        let all = run_pieces(&steps, end, open);
+        let some = run_pieces(&steps, end, capped);
+        let kept = all.transactions.len().min(cap);
+        proptest::prop_assert_eq!(&some.transactions[..], &all.transactions[..kept]);
+        proptest::prop_assert_eq!(some.protocol, all.protocol);
+        let mut expected = all.anomalies.clone();
+        let beyond = all.transactions.len() - kept;
+        if beyond > 0 {
+            expected.push(Anomaly::new(
+                "too_many_transactions",
+                format!("{beyond} transactions after the first {cap} on this connection were counted, not kept"),
+            ));
+        }
+        proptest::prop_assert_eq!(some.anomalies, expected);
+    }
 }

@@ -20,11 +20,17 @@
 //!   oldest is given up as `no_response` (anomaly `too_many_pending_requests`).
 //! - `incomplete` keeps the first reason recorded; `no_response` /
 //!   `no_request` are set at the end only when nothing else was.
+//! - The first `max_transactions` transactions are kept; later ones are
+//!   paired as usual (so that responses still answer the right requests)
+//!   and then counted, not kept (anomaly `too_many_transactions`).
 //!
-//! Invariant: memory per connection is the transactions themselves plus at
-//! most [`MAX_ANOMALIES`] anomalies.
+//! Invariant: memory per connection is at most `max_transactions`
+//! transactions, the pending requests beyond them (`max_pending_requests`)
+//! and [`MAX_ANOMALIES`] anomalies.
 //!
 //! [`MessageReader`]: crate::http::reader::MessageReader
+
+use std::collections::VecDeque;
 
 use crate::anomaly::Anomaly;
 use crate::http::framing::{self, ContentLength, Framing, HeaderSummary, Persistence};
@@ -82,11 +88,91 @@ struct Entry {
     simple: bool,
 }
 
+/// The entries of one connection by index (0-based, connection order): the
+/// first `cap` are kept to the end; later ones only while pairing still
+/// needs them.
+#[derive(Debug)]
+struct Entries {
+    cap: usize,
+    /// Indices `0..kept.len()`; `kept.len() <= cap`.
+    kept: Vec<Entry>,
+    /// Indices from `window_first` on; used once `kept` is full.
+    window: VecDeque<Entry>,
+    /// Index of `window[0]`; `cap` until the first entry beyond it is dropped.
+    window_first: usize,
+    /// Entries beyond the cap dropped so far.
+    dropped: u64,
+}
+
+impl Entries {
+    fn new(cap: usize) -> Entries {
+        Entries {
+            cap,
+            kept: Vec::new(),
+            window: VecDeque::new(),
+            window_first: cap,
+            dropped: 0,
+        }
+    }
+
+    /// Entries created so far (kept, held or dropped).
+    fn len(&self) -> usize {
+        if self.kept.len() < self.cap {
+            self.kept.len()
+        } else {
+            self.window_first.saturating_add(self.window.len())
+        }
+    }
+
+    fn get(&self, idx: usize) -> Option<&Entry> {
+        if idx < self.kept.len() {
+            self.kept.get(idx)
+        } else {
+            self.window.get(idx.checked_sub(self.window_first)?)
+        }
+    }
+
+    /// None for an entry dropped beyond the cap: what would have changed
+    /// it is lost with it.
+    fn get_mut(&mut self, idx: usize) -> Option<&mut Entry> {
+        if idx < self.kept.len() {
+            self.kept.get_mut(idx)
+        } else {
+            self.window.get_mut(idx.checked_sub(self.window_first)?)
+        }
+    }
+
+    fn push(&mut self, entry: Entry) {
+        if self.kept.len() < self.cap {
+            self.kept.push(entry);
+        } else {
+            self.window.push_back(entry);
+        }
+    }
+
+    /// Drops the entries beyond the cap below `next_response`: their final
+    /// response has come (or was given up), so FIFO pairing never looks at
+    /// them again. One of them may still be receiving its message's body;
+    /// that transaction is not reported anyway.
+    fn trim(&mut self, next_response: usize) {
+        while self.window_first < next_response && self.window.pop_front().is_some() {
+            self.window_first = self.window_first.saturating_add(1);
+            self.dropped = self.dropped.saturating_add(1);
+        }
+    }
+
+    /// Newest first. Dropped entries are missing; only transactions beyond
+    /// the cap (not reported) can be judged with them missing.
+    fn iter_rev(&self) -> impl Iterator<Item = &Entry> + '_ {
+        self.kept.iter().chain(self.window.iter()).rev()
+    }
+}
+
 /// The pairing state of one connection.
 #[derive(Debug)]
 pub struct Pairing {
     limits: HttpLimits,
-    entries: Vec<Entry>,
+    entries: Entries,
     /// First entry still waiting for its final response.
     next_response: usize,
     /// By [`Role::index`].
@@ -170,7 +256,7 @@ impl Pairing {
     pub fn new(limits: HttpLimits) -> Self {
         Pairing {
             limits,
-            entries: Vec::new(),
+            entries: Entries::new(limits.max_transactions),
             next_response: 0,
             current: [None, None],
             anomalies: Vec::new(),
@@ -212,8 +298,21 @@ impl Pairing {
             self.anomalies
                 .push(Anomaly::new("http_anomalies_dropped", detail));
         }
+        let beyond = self
+            .entries
+            .dropped
+            .saturating_add(self.entries.window.len() as u64);
+        if beyond > 0 {
+            let detail = format!(
+                "{beyond} transactions after the first {} on this connection were counted, not kept",
+                self.entries.cap
+            );
+            self.anomalies
+                .push(Anomaly::new("too_many_transactions", detail));
+        }
         let txs = self
             .entries
+            .kept
             .into_iter()
             .enumerate()
             .map(|(i, entry)| {
@@ -233,7 +332,7 @@ impl Pairing {
     }
 
     fn is_pipelined(&self, start: Timestamp) -> bool {
-        let Some(prev) = self.entries.iter().rev().find(|e| e.tx.request.is_some()) else {
+        let Some(prev) = self.entries.iter_rev().find(|e| e.tx.request.is_some()) else {
             return false;
         };
         let done_before =
@@ -261,6 +360,7 @@ impl Pairing {
                 self.note(Anomaly::new("too_many_pending_requests", detail));
             }
         }
+        self.entries.trim(self.next_response);
         self.entries.push(Entry {
             tx,
             response_done: false,
@@ -273,6 +373,7 @@ impl Pairing {
     /// no request is pending).
     fn response_entry(&mut self) -> usize {
         if self.next_response >= self.entries.len() {
+            self.entries.trim(self.next_response);
             self.entries.push(Entry {
                 tx: empty_tx(),
                 response_done: false,

@@ -336,6 +336,19 @@ impl Connection {
             || self.dirs.iter().all(|d| d.fin.is_some() && d.fin_acked)
     }
 
+    /// Nothing but the client's SYN (and its retransmissions) was seen: no
+    /// answer, no ACK, no payload, no FIN or RST. A SYN flood's connections;
+    /// the flow table keeps no tombstone for them when it evicts them.
+    pub fn only_syns(&self) -> bool {
+        let client = self.dir(Side::Client);
+        self.roles == RoleSource::Syn
+            && self.dir(Side::Server).packets == 0
+            && !client.sent_ack
+            && client.bytes == 0
+            && client.fin.is_none()
+            && client.rst.is_none()
+    }
+
     /// The initial sequence number `side` used, if its SYN was seen.
     pub fn isn(&self, side: Side) -> Option<u32> {
         self.dirs[side.index()].isn

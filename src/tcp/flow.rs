@@ -11,10 +11,12 @@
 //!
 //! Memory: a connection is finalized and handed to the caller when it has
 //! been closed (FIN both ways or RST) and quiet for [`CLOSED_LINGER_NS`],
-//! when its four-tuple is reused, or at the end of the capture. A small tombstone per finalized four-tuple remains for
-//! [`TOMBSTONE_TTL_NS`], so that port reuse can report the time since close
-//! and stray late segments are not mistaken for new connections. Idle open
-//! connections stay live (see [`MAX_LIVE_CONNECTIONS`]).
+//! when its four-tuple is reused, or at the end of the capture. A small
+//! tombstone per finalized four-tuple remains for [`TOMBSTONE_TTL_NS`], so
+//! that port reuse can report the time since close and stray late segments
+//! are not mistaken for new connections; none is kept for a connection
+//! evicted for memory that was only ever a SYN (see [`FlowTable::sweep`]).
+//! Idle open connections stay live (see [`MAX_LIVE_CONNECTIONS`]).
 
 use std::collections::VecDeque;
 
@@ -22,7 +24,7 @@ use rustc_hash::FxHashMap as HashMap;
 use std::net::SocketAddr;
 
 use crate::decode::Segment;
-use crate::stream::{EndReason, Side};
+use crate::stream::EndReason;
 use crate::time::Timestamp;
 use crate::transaction::HttpLimits;
 
@@ -36,34 +38,35 @@ pub const CLOSED_LINGER_NS: i64 = 60_000_000_000;
 
 /// Open connections are never finalized for being idle (Wireshark never
 /// splits a stream for idleness, and ids must match `tcp.stream`), except
-/// when more than this many are live: then the stalest tenth is finalized.
-/// Bounds memory under a SYN flood (about 1 KiB per live connection).
-pub const MAX_LIVE_CONNECTIONS: usize = 100_000;
+/// when more than this many are live: then the stalest tenth is finalized
+/// (warning `live_connection_cap`).
+///
+/// Source: a byte budget. A live half-open connection costs about 1.5 KB:
+/// the boxed [`Connection`] (1,240 bytes on 64-bit targets), its one
+/// timeline event (72) and its hash-map slot (73, twice that just after
+/// the map grew). 50,000 of them hold about 75 MB, well inside half of the
+/// 256 MiB budget of `scripts/attack-rss.sh` (checked by
+/// `attacks::live_table_at_its_cap_fits_half_the_budget`). Trade-off: a
+/// capture with more than 50,000 connections open at once has its stalest
+/// ones finalized early; their later segments are counted as late.
+pub const MAX_LIVE_CONNECTIONS: usize = 50_000;
 
 /// How long a finalized four-tuple is remembered, so that reuse inside
 /// TIME_WAIT is recognized and a peer that keeps resending its FIN (Linux
 /// retries for minutes) is not taken for a new connection.
 pub const TOMBSTONE_TTL_NS: i64 = 600_000_000_000;
 
-/// At most this many finalized four-tuples are remembered (about 100 bytes
-/// each); the oldest are forgotten first.
+/// At most this many finalized four-tuples are remembered; the oldest are
+/// forgotten first. Each costs 97 bytes in the map (key 64, tombstone 32,
+/// control byte) and 72 in the expiry queue: 200,000 of them hold about
+/// 45 MB (262,144 buckets, 25 MB, and the queue, 19 MB). Under churn
+/// (bury and expire a tenth of the live cap per eviction) hashbrown's
+/// deleted slots make it grow to 524,288 buckets: 51 MB, 76 MB while both
+/// tables exist.
 pub const MAX_TOMBSTONES: usize = 200_000;
 
 /// How often (in capture time) the table looks for connections to finalize.
 const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
-
-/// Each side's address and (initial or implied) ISN.
-fn isns_of(c: &Connection) -> [(SocketAddr, Option<u32>); 2] {
-    [Side::Client, Side::Server].map(|s| {
-        let d = c.dir(s);
-        let addr = if s == Side::Client {
-            c.client
-        } else {
-            c.server
-        };
-        (addr, d.isn.or(d.implied_isn))
-    })
-}
 
 /// Canonical four-tuple: the two endpoints in sorted order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -82,16 +85,47 @@ impl FlowKey {
     }
 }
 
+/// What is remembered of a finalized four-tuple. Kept small (32 bytes):
+/// there may be [`MAX_TOMBSTONES`] of them. The addresses are the key's.
 #[derive(Clone, Copy, Debug)]
 struct Tombstone {
     /// When the old connection closed (or was last seen, if never closed).
     closed: Timestamp,
-    was_closed: bool,
-    /// (address, initial or implied ISN) of each side: a SYN repeating its
-    /// side's ISN belongs to the old connection (Wireshark keeps it there).
-    isns: [(SocketAddr, Option<u32>); 2],
     /// When it was finalized; it is forgotten [`TOMBSTONE_TTL_NS`] later.
     finalized: Timestamp,
+    /// Initial (or implied) ISN of each endpoint, in the key's order (`lo`,
+    /// `hi`), valid where `isn_known` says so: a SYN repeating its side's
+    /// ISN belongs to the old connection (Wireshark keeps it there).
+    isns: [u32; 2],
+    isn_known: [bool; 2],
+    was_closed: bool,
+}
+
+impl Tombstone {
+    fn of(key: &FlowKey, c: &Connection, finalized: Timestamp) -> Tombstone {
+        let mut isns = [0; 2];
+        let mut isn_known = [false; 2];
+        for (i, addr) in [key.lo, key.hi].into_iter().enumerate() {
+            let d = c.dir(c.side_of(addr));
+            if let Some(isn) = d.isn.or(d.implied_isn) {
+                isns[i] = isn;
+                isn_known[i] = true;
+            }
+        }
+        Tombstone {
+            closed: c.close_ts.unwrap_or(c.last),
+            finalized,
+            isns,
+            isn_known,
+            was_closed: c.is_closed(),
+        }
+    }
+
+    /// The ISN the endpoint `src` of `key` used on the old connection.
+    fn isn_of(&self, key: &FlowKey, src: SocketAddr) -> Option<u32> {
+        let i = usize::from(src != key.lo);
+        self.isn_known[i].then_some(self.isns[i])
+    }
 }
 
 /// Live connections, keyed by four-tuple.
@@ -112,6 +146,8 @@ pub struct FlowTable {
     pub peak_live: usize,
     /// Connections finalized early because too many were live.
     pub evicted_for_memory: u64,
+    /// Of those, connections that were only a SYN and left no tombstone.
+    pub forgotten_syns: u64,
     /// Limits of each new connection's HTTP parser.
     pub http_limits: HttpLimits,
 }
@@ -128,6 +164,11 @@ impl FlowTable {
     /// The live connection of a four-tuple.
     pub fn get_mut(&mut self, a: SocketAddr, b: SocketAddr) -> Option<&mut Connection> {
         self.live.get_mut(&FlowKey::new(a, b)).map(|c| &mut **c)
+    }
+
+    /// Four-tuples remembered after their connection was finalized.
+    pub fn tombstone_count(&self) -> usize {
+        self.tombstones.len()
     }
 
     /// Number of connections created so far.
@@ -168,30 +209,16 @@ impl FlowTable {
                 return;
             }
             if let Some(mut old) = self.live.remove(&key) {
-                let was_closed = old.is_closed();
-                let closed = old.close_ts.unwrap_or(old.last);
+                let tomb = Tombstone::of(&key, &old, ts);
                 let (t, f) = (old.last, old.last_frame);
                 old.finish_streams(EndReason::EndOfCapture, t, f);
-                let isns = isns_of(&old);
                 done(*old);
-                self.bury(
-                    key,
-                    Tombstone {
-                        closed,
-                        was_closed,
-                        isns,
-                        finalized: ts,
-                    },
-                );
+                self.bury(key, tomb);
             }
         } else if let Some(t) = self.tombstones.get(&key) {
             // A straggler (late ACK, retransmitted FIN, RST, or a SYN that
             // repeats the old ISN) of a connection already finalized.
-            let old_isn = t
-                .isns
-                .iter()
-                .find(|(a, _)| *a == seg.src)
-                .and_then(|(_, i)| *i);
+            let old_isn = t.isn_of(&key, seg.src);
             if !pure_syn || old_isn == Some(seg.seq) {
                 self.late_segments += 1;
                 return;
@@ -234,10 +261,8 @@ impl FlowTable {
             };
             c.finish_streams(reason, t, f);
             let tomb = Tombstone {
-                closed: c.close_ts.unwrap_or(c.last),
                 was_closed: true,
-                isns: isns_of(&c),
-                finalized: ts,
+                ..Tombstone::of(&key, &c, ts)
             };
             self.bury(key, tomb);
             done(*c);
@@ -245,6 +270,16 @@ impl FlowTable {
     }
 
     /// Finalizes connections that are closed and quiet, or idle.
+    ///
+    /// A connection evicted for memory that was only ever a SYN (nothing
+    /// answered, nothing else sent) leaves no tombstone: a SYN flood would
+    /// otherwise fill [`MAX_TOMBSTONES`] with four-tuples nobody reuses. What
+    /// that gives up, for those four-tuples only: a retransmission of the
+    /// same SYN (or a late SYN/ACK or RST) starts a new connection instead of
+    /// being counted as late, so from there on ids can differ from
+    /// Wireshark's `tcp.stream` by one per such segment; and a new SYN there
+    /// is not reported as `active_connection_reuse`. The retransmitted SYN's
+    /// connection is then analyzed in full rather than dropped as late.
     pub fn sweep(&mut self, now: Timestamp, done: &mut dyn FnMut(Connection)) {
         let mut expired: Vec<FlowKey> = self
             .live
@@ -274,17 +309,14 @@ impl FlowTable {
                 } else {
                     EndReason::EndOfCapture
                 };
+                let tomb = Tombstone::of(&key, &c, now);
                 let (t, f) = (c.last, c.last_frame);
                 c.finish_streams(reason, t, f);
-                self.bury(
-                    key,
-                    Tombstone {
-                        closed: c.close_ts.unwrap_or(c.last),
-                        was_closed: c.is_closed(),
-                        isns: isns_of(&c),
-                        finalized: now,
-                    },
-                );
+                if c.is_closed() || !c.only_syns() {
+                    self.bury(key, tomb);
+                } else {
+                    self.forgotten_syns += 1;
+                }
                 finished.push(c);
             }
         }
@@ -322,5 +354,97 @@ impl FlowTable {
             c.finish_streams(EndReason::EndOfCapture, t, f);
             done(*c);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{TcpFlags, TcpOptions};
+
+    fn seg(src: SocketAddr, dst: SocketAddr, flags: u8, seq: u32, ack: u32) -> Segment<'static> {
+        Segment {
+            src,
+            dst,
+            seq,
+            ack,
+            flags: TcpFlags(flags),
+            window: 65_535,
+            options: TcpOptions::default(),
+            seg_len: 0,
+            payload: &[],
+            ip_id: None,
+        }
+    }
+
+    fn client(i: u32) -> SocketAddr {
+        SocketAddr::from(([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 40_000))
+    }
+
+    const SERVER: ([u8; 4], u16) = ([192, 0, 2, 80], 80);
+    const SYN: u8 = TcpFlags::SYN;
+    const SYN_ACK: u8 = TcpFlags::SYN | TcpFlags::ACK;
+
+    /// `n` SYNs from distinct clients, 10 µs apart, none answered except
+    /// those `answered` says; returns the table and the finalized ids.
+    fn flood(n: u32, answered: impl Fn(u32) -> bool) -> (FlowTable, Vec<u32>) {
+        let mut table = FlowTable::new();
+        let mut done = Vec::new();
+        let server = SocketAddr::from(SERVER);
+        for i in 0..n {
+            let ts = Timestamp(i64::from(i) * 10_000);
+            let frame = u64::from(i);
+            table.segment(&seg(client(i), server, SYN, i, 0), ts, frame, &mut |c| {
+                done.push(c.id)
+            });
+            if answered(i) {
+                let s = seg(server, client(i), SYN_ACK, 7, i.wrapping_add(1));
+                table.segment(&s, ts, frame, &mut |c| done.push(c.id));
+            }
+        }
+        (table, done)
+    }
+
+    #[test]
+    fn tombstones_are_small() {
+        assert_eq!(std::mem::size_of::<Tombstone>(), 32);
+    }
+
+    #[test]
+    fn syn_only_connections_evicted_for_memory_leave_no_tombstone() {
+        let n = (MAX_LIVE_CONNECTIONS + 1) as u32;
+        let (mut table, done) = flood(n + 1, |_| false);
+        // The table went past its cap once: the stalest tenth was evicted.
+        let evicted = MAX_LIVE_CONNECTIONS / 10;
+        assert_eq!(done.len(), evicted);
+        assert_eq!(table.evicted_for_memory, evicted as u64);
+        assert_eq!(table.forgotten_syns, evicted as u64);
+        assert_eq!(table.tombstone_count(), 0);
+        // The oldest SYN retransmitted: nothing remembers it, so it starts
+        // a new connection (Wireshark would keep it in stream 0).
+        let server = SocketAddr::from(SERVER);
+        let ts = Timestamp(i64::from(n + 1) * 10_000);
+        table.segment(&seg(client(0), server, SYN, 0, 0), ts, 0, &mut |_| {});
+        assert_eq!(table.created(), n + 2);
+        assert_eq!(table.late_segments, 0);
+    }
+
+    #[test]
+    fn answered_connections_evicted_for_memory_keep_their_tombstone() {
+        let n = (MAX_LIVE_CONNECTIONS + 2) as u32;
+        // Every other SYN answered with a SYN/ACK.
+        let (mut table, done) = flood(n, |i| i % 2 == 0);
+        let evicted = MAX_LIVE_CONNECTIONS / 10;
+        assert_eq!(done.len(), evicted);
+        assert_eq!(table.forgotten_syns, evicted as u64 / 2);
+        assert_eq!(table.tombstone_count(), evicted / 2);
+        // Client 0 was answered and evicted: its SYN again is a straggler of
+        // the old connection, client 1's starts a new one.
+        let server = SocketAddr::from(SERVER);
+        let ts = Timestamp(i64::from(n) * 10_000);
+        table.segment(&seg(client(0), server, SYN, 0, 0), ts, 0, &mut |_| {});
+        assert_eq!((table.created(), table.late_segments), (n, 1));
+        table.segment(&seg(client(1), server, SYN, 1, 0), ts, 0, &mut |_| {});
+        assert_eq!((table.created(), table.late_segments), (n + 1, 1));
     }
 }
