@@ -89,6 +89,15 @@ struct Line<'a, T: Serialize> {
     data: &'a T,
 }
 
+/// The last NDJSON line: the summary and, since NDJSON has no top-level
+/// object, the report's `warnings` (the caps hit, damage, …).
+#[derive(Serialize)]
+struct SummaryLine {
+    #[serde(flatten)]
+    summary: report::model::SummaryOut,
+    warnings: Vec<report::model::Warning>,
+}
+
 /// Writes NDJSON lines for each finished connection and keeps what the
 /// summary and the connection-level findings need.
 struct NdjsonSink {
@@ -98,6 +107,7 @@ struct NdjsonSink {
     filters: Vec<Filter>,
     /// The connection-management analysis, fed as connections finish.
     analysis: report::ConnectionFindings,
+    anomalies: report::AnomalyAcc,
     error: Option<Error>,
 }
 
@@ -118,6 +128,7 @@ impl NdjsonSink {
             return;
         }
         let lines = report::record_out(&r, self.multi);
+        self.anomalies.add(r.id, &r.anomalies);
         self.acc.add(&r, &lines);
         let out = &mut self.out;
         let written = out
@@ -153,7 +164,10 @@ impl NdjsonSink {
         if let Some(e) = error {
             return Err(e);
         }
-        let summary_out = self.acc.finish(summary);
+        let summary_out = SummaryLine {
+            summary: self.acc.finish(summary),
+            warnings: report::warnings_from(summary, self.anomalies.into_counts()),
+        };
         self.out.line("summary", &summary_out)?;
         self.out.finish()
     }
@@ -170,6 +184,7 @@ fn run_ndjson(config: &Config, options: &PassOptions, out: Output) -> Result<(),
         multi: config.captures.len() > 1,
         filters: config.filters.clone(),
         analysis: report::ConnectionFindings::new(&report_options),
+        anomalies: report::AnomalyAcc::default(),
         error: None,
     };
     if config.threads <= 1 {

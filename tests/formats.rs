@@ -139,6 +139,7 @@ fn ndjson_agrees_with_json_on_every_sample() {
             last["time_by_cause"], report["summary"]["time_by_cause"],
             "{what}"
         );
+        assert_eq!(last["warnings"], report["warnings"], "{what}: warnings");
     }
 }
 

@@ -376,7 +376,7 @@ pub fn analyze(briefs: &[ConnectionBrief], options: &ConnectionOptions) -> Conne
         analyzer.push(b.id, Some(b.clone()), &mut |f, _| findings.push(f));
     }
     let mut pairs = analyzer.finish(&mut |f, _| findings.push(f));
-    pairs.sort_by(|a, b| (a.client, a.server).cmp(&(b.client, b.server)));
+    pairs.sort_by_key(|p| (p.client, p.server));
     sort_findings(&mut findings);
     ConnectionAnalysis { pairs, findings }
 }

@@ -5,7 +5,7 @@
 //! order, and its warnings come before them, but connections finish in
 //! another order and the warnings are known only at the end. So each
 //! finished connection is serialized at once into a [`Spool`] (memory up to
-//! [`SPOOL_MEMORY_BYTES`], then an anonymous temporary file that the
+//! [`SPOOL_MEMORY_BYTES`] each, then an anonymous temporary file that the
 //! operating system deletes), and the document is assembled at the end from
 //! the spooled pieces. What stays in memory per connection is an index entry
 //! (40 bytes). The connection-management findings are spooled as the
@@ -27,7 +27,7 @@ use super::{
 use crate::pipeline::{ConnectionRecord, PassSummary};
 
 /// Spooled bytes kept in memory before moving to a temporary file.
-pub const SPOOL_MEMORY_BYTES: usize = 8 << 20;
+pub const SPOOL_MEMORY_BYTES: usize = 2 << 20;
 
 /// Where one connection's pieces are in the spool: its connection object,
 /// then its transactions, then its findings (each piece a comma-separated run

@@ -532,7 +532,7 @@ impl AnomalyAcc {
 
 /// The report's warnings: the pass's own, then the connections' (merged in
 /// id order).
-fn warnings_from(summary: &PassSummary, connections: AnomalyCounts) -> Vec<Warning> {
+pub fn warnings_from(summary: &PassSummary, connections: AnomalyCounts) -> Vec<Warning> {
     let mut all = summary.anomalies.clone();
     all.merge(&connections);
     let d = &summary.decode;

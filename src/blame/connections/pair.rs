@@ -96,16 +96,17 @@ struct StaleRequest {
     names: Option<(String, String)>,
 }
 
-/// The last connection seen on a four-tuple.
+/// The last connection seen on a four-tuple (about 48 bytes: one is kept
+/// per client port used in the last 2MSL).
 struct Tuple {
     seq: u64,
     id: u32,
-    first_frame: u64,
-    end: Timestamp,
     active_closer: Option<Side>,
     reset: bool,
-    /// Its TIME_WAIT interval, as cut short so far.
-    time_wait: Option<(Timestamp, Timestamp)>,
+    first_frame: u64,
+    end: Timestamp,
+    /// End of its TIME_WAIT (which began at `end`), as cut short so far.
+    time_wait_exit: Option<Timestamp>,
 }
 
 /// A TIME_WAIT sweep event: (time, exit before enter, member).
@@ -142,7 +143,8 @@ pub(super) struct PairState {
     stale: Vec<StaleRequest>,
 
     // TIME_WAIT.
-    tuples: rustc_hash::FxHashMap<SocketAddr, Tuple>,
+    /// By client port (the pair fixes the rest of the four-tuple).
+    tuples: rustc_hash::FxHashMap<u16, Tuple>,
     /// Pending events, with the member's first frame.
     tw_events: BTreeMap<TwEvent, u64>,
     tw_active: BTreeMap<u64, u64>,
@@ -423,43 +425,45 @@ impl PairState {
         let b = m.b;
         // A reuse ends the earlier connection's TIME_WAIT (the holder accepted
         // the SYN, RFC 6191).
-        if let Some(prev) = self.tuples.get_mut(&b.client) {
-            if let Some((enter, exit)) = prev.time_wait {
+        let port = b.client.port();
+        if let Some(prev) = self.tuples.get_mut(&port) {
+            if let Some(exit) = prev.time_wait_exit {
+                let enter = prev.end;
                 if m.open >= enter && m.open < exit {
                     self.tw_events.remove(&(exit, TW_EXIT, prev.seq));
                     if m.open > enter {
                         self.tw_events
                             .insert((m.open, TW_EXIT, prev.seq), prev.first_frame);
-                        prev.time_wait = Some((enter, m.open));
+                        prev.time_wait_exit = Some(m.open);
                     } else {
                         self.tw_events.remove(&(enter, TW_ENTER, prev.seq));
-                        prev.time_wait = None;
+                        prev.time_wait_exit = None;
                     }
                 }
             }
         }
-        if let Some(f) = port_reuse_in_time_wait(m, self.tuples.get(&b.client), options) {
+        if let Some(f) = port_reuse_in_time_wait(m, self.tuples.get(&port), options) {
             emit(f, None);
         }
-        let mut tw = None;
+        let mut tw_exit = None;
         if let Some((enter, exit, _)) = m.time_wait {
             self.tw_first_enter = Some(self.tw_first_enter.map_or(enter, |f| f.min(enter)));
             if exit > enter {
                 self.tw_events.insert((enter, TW_ENTER, seq), b.first_frame);
                 self.tw_events.insert((exit, TW_EXIT, seq), b.first_frame);
-                tw = Some((enter, exit));
+                tw_exit = Some(exit);
             }
         }
         self.tuples.insert(
-            b.client,
+            port,
             Tuple {
                 seq,
                 id: b.id,
-                first_frame: b.first_frame,
-                end: b.end,
                 active_closer: b.active_closer,
                 reset: b.reset,
-                time_wait: tw,
+                first_frame: b.first_frame,
+                end: b.end,
+                time_wait_exit: tw_exit,
             },
         );
         self.sweep_time_wait(Some(now));
