@@ -225,6 +225,31 @@ impl std::fmt::Debug for PassOptions {
     }
 }
 
+/// A finalized connection, not yet turned into a [`ConnectionRecord`]: that
+/// work (HTTP finish, blame attribution) can run on another thread, in the
+/// same order, through [`Numbering`].
+pub struct Finished {
+    pub conn: Connection,
+    /// Index of the capture file it came from.
+    pub file: usize,
+}
+
+/// Turns finished connections into records, numbering transactions across
+/// the run in the order connections are finalized.
+#[derive(Debug, Default)]
+pub struct Numbering {
+    next_tx_id: u64,
+}
+
+impl Numbering {
+    pub fn record(&mut self, f: Finished, keep_timeline: bool) -> ConnectionRecord {
+        let mut r = ConnectionRecord::from_connection(f.conn, f.file, keep_timeline);
+        r.first_tx_id = self.next_tx_id;
+        self.next_tx_id += r.transactions.len() as u64;
+        r
+    }
+}
+
 /// Reads the captures in order and feeds every finished connection to `sink`.
 /// Connection ids continue across files.
 pub fn run(
@@ -232,14 +257,19 @@ pub fn run(
     options: &PassOptions,
     sink: &mut dyn FnMut(ConnectionRecord),
 ) -> Result<PassSummary, Error> {
+    let mut numbering = Numbering::default();
+    let keep = options.keep_timeline;
+    run_connections(paths, options, &mut |f| sink(numbering.record(f, keep)))
+}
+
+/// As [`run`], handing over connections before they become records.
+pub fn run_connections(
+    paths: &[String],
+    options: &PassOptions,
+    sink: &mut dyn FnMut(Finished),
+) -> Result<PassSummary, Error> {
     let mut summary = PassSummary::default();
     let mut table = FlowTable::new();
-    let mut next_tx_id = 0u64;
-    let sink = &mut |mut r: ConnectionRecord| {
-        r.first_tx_id = next_tx_id;
-        next_tx_id += r.transactions.len() as u64;
-        sink(r)
-    };
     if !options.keep_headers {
         table.http_limits.max_headers_kept = 0;
     }
@@ -256,8 +286,7 @@ pub fn run(
         )?;
         summary.captures.push(info);
         // Connections do not span files: finish them at each file's end.
-        let keep = options.keep_timeline;
-        table.finish(&mut |c| sink(ConnectionRecord::from_connection(c, file, keep)));
+        table.finish(&mut |conn| sink(Finished { conn, file }));
     }
     summary.connections = table.created() as u64;
     summary.peak_live_connections = table.peak_live;
@@ -320,7 +349,7 @@ fn read_one(
     table: &mut FlowTable,
     summary: &mut PassSummary,
     options: &PassOptions,
-    sink: &mut dyn FnMut(ConnectionRecord),
+    sink: &mut dyn FnMut(Finished),
 ) -> Result<CaptureInfo, Error> {
     let mut info = CaptureInfo {
         path: path.to_string(),
@@ -333,8 +362,7 @@ fn read_one(
         last_ts: None,
         damage: None,
     };
-    let keep = options.keep_timeline;
-    let mut done = |c: Connection| sink(ConnectionRecord::from_connection(c, file, keep));
+    let mut done = |conn: Connection| sink(Finished { conn, file });
     let mut prev_ts: Option<Timestamp> = None;
     let mut defrag = crate::defrag::Defragmenter::default();
     let mut dns = crate::dns::DnsTable::new();

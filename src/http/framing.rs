@@ -95,7 +95,7 @@ pub fn parse_length(s: &str) -> Option<u64> {
 }
 
 /// Collects the framing-relevant facts from all fields (not just the kept ones).
-pub fn summarize(fields: &[(String, String)]) -> HeaderSummary {
+pub fn summarize<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> HeaderSummary {
     let mut lengths: Vec<Option<u64>> = Vec::new();
     let mut codings: Vec<String> = Vec::new();
     let mut summary = HeaderSummary {
@@ -253,7 +253,7 @@ mod tests {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
-        summarize(&owned)
+        summarize(owned.iter().map(|(n, v)| (n.as_str(), v.as_str())))
     }
 
     fn resp(status: u16, method: &str, list: &[(&str, &str)]) -> Decision {

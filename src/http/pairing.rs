@@ -404,7 +404,7 @@ impl Pairing {
         let StartLine::Request(line) = &head.start else {
             return Framing::NoBody;
         };
-        let summary = framing::summarize(&head.fields);
+        let summary = framing::summarize(head.fields.iter());
         let simple = line.is_simple();
         let decision = if simple {
             framing::Decision {
@@ -423,7 +423,7 @@ impl Pairing {
             self.close_announced = true;
         }
         let mut tx = self.request_tx(Some(line), Some(&summary), span);
-        tx.request = Some(self.message(span, head_bytes, head.fields, &summary, decision.framing));
+        tx.request = Some(self.message(span, head_bytes, &head.fields, &summary, decision.framing));
         let entry = self.push_request(tx, simple);
         self.current[Role::Request.index()] = Some(Current {
             entry,
@@ -436,11 +436,11 @@ impl Pairing {
         &self,
         span: Span,
         head_bytes: u64,
-        mut fields: Vec<(String, String)>,
+        fields: &crate::http::parse::Fields,
         summary: &HeaderSummary,
         framing: Framing,
     ) -> Message {
-        fields.truncate(self.limits.max_headers_kept);
+        let fields = fields.to_vec(self.limits.max_headers_kept);
         let chunked = framing == Framing::Chunked;
         Message {
             headers: fields,
@@ -458,7 +458,7 @@ impl Pairing {
         let StartLine::Status(line) = &head.start else {
             return Framing::NoBody;
         };
-        let summary = framing::summarize(&head.fields);
+        let summary = framing::summarize(head.fields.iter());
         let idx = self.response_entry();
         let method = self.entries.get(idx).and_then(|e| e.tx.method.clone());
         let decision = framing::response_framing(line.code, method.as_deref(), &summary);
@@ -467,7 +467,7 @@ impl Pairing {
         if !interim && framing::persistence(line.version, &summary) == Persistence::Close {
             self.close_announced = true;
         }
-        let message = self.message(span, head_bytes, head.fields, &summary, decision.framing);
+        let message = self.message(span, head_bytes, &head.fields, &summary, decision.framing);
         let mut too_many_interim = false;
         if let Some(entry) = self.entries.get_mut(idx) {
             let tx = &mut entry.tx;

@@ -112,9 +112,71 @@ pub struct Head {
     pub start: StartLine,
     /// Every field, in order, names and values as received (lossy UTF-8),
     /// folded continuation lines joined with one space.
-    pub fields: Vec<(String, String)>,
+    pub fields: Fields,
     /// Leniencies used, as anomaly kinds (at most one of each kind).
     pub leniencies: Vec<&'static str>,
+}
+
+/// A head's fields in one string (one allocation per head, not two per
+/// field: heads are parsed for every message, and most runs keep none of
+/// their fields).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fields {
+    text: String,
+    /// (name start, name end, value start, value end) in `text`.
+    spans: Vec<[u32; 4]>,
+}
+
+impl Fields {
+    /// Appends a field (lossy UTF-8).
+    pub fn push(&mut self, name: &[u8], value: &[u8]) {
+        let at = |t: &String| u32::try_from(t.len()).unwrap_or(u32::MAX);
+        let n0 = at(&self.text);
+        push_lossy(&mut self.text, name);
+        let n1 = at(&self.text);
+        push_lossy(&mut self.text, value);
+        self.spans.push([n0, n1, n1, at(&self.text)]);
+    }
+
+    /// Joins an obs-fold continuation to the last field's value with one
+    /// space; false when there is no field yet.
+    pub fn fold_into_last(&mut self, more: &[u8]) -> bool {
+        let Some(last) = self.spans.last_mut() else {
+            return false;
+        };
+        if !more.is_empty() {
+            if last[3] > last[2] {
+                self.text.push(' ');
+            }
+            push_lossy(&mut self.text, more);
+            last[3] = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        }
+        true
+    }
+
+    /// (name, value) pairs in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.spans.iter().map(|s| {
+            let part = |a: u32, b: u32| self.text.get(a as usize..b as usize).unwrap_or("");
+            (part(s[0], s[1]), part(s[2], s[3]))
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The first `max` fields as owned pairs.
+    pub fn to_vec(&self, max: usize) -> Vec<(String, String)> {
+        self.iter()
+            .take(max)
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
 }
 
 /// Why a head could not be parsed.
@@ -149,7 +211,18 @@ fn is_digit(b: u8) -> bool {
 
 /// Lossy UTF-8 copy.
 pub fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
+}
+
+/// Appends `b` as lossy UTF-8; valid input (nearly all) takes the fast check.
+fn push_lossy(out: &mut String, b: &[u8]) {
+    match std::str::from_utf8(b) {
+        Ok(s) => out.push_str(s),
+        Err(_) => out.push_str(&String::from_utf8_lossy(b)),
+    }
 }
 
 /// Strips one trailing CR (line ends are CRLF or bare LF).
@@ -424,7 +497,7 @@ fn note(leniencies: &mut Vec<&'static str>, kind: &'static str) {
 pub fn parse_head(kind: StartKind, head: &[u8]) -> Result<Head, HeadError> {
     let mut lines = head.split(|&b| b == b'\n').map(strip_cr);
     let start = parse_start_line(kind, lines.next().unwrap_or_default())?;
-    let mut fields: Vec<(String, String)> = Vec::new();
+    let mut fields = Fields::default();
     let mut leniencies = Vec::new();
     if let StartLine::Request(line) = &start {
         if line.version == RequestVersion::Malformed {
@@ -441,17 +514,8 @@ pub fn parse_head(kind: StartKind, head: &[u8]) -> Result<Head, HeadError> {
         if line.first().is_some_and(|&b| is_space(b)) {
             // obs-fold (RFC 9112 §5.2): replace the fold with one space.
             note(&mut leniencies, "http_obs_fold");
-            match fields.last_mut() {
-                Some((_, value)) => {
-                    let more = trim_spaces(line);
-                    if !more.is_empty() {
-                        if !value.is_empty() {
-                            value.push(' ');
-                        }
-                        value.push_str(&String::from_utf8_lossy(more));
-                    }
-                }
-                None => note(&mut leniencies, "http_bad_header_line"),
+            if !fields.fold_into_last(trim_spaces(line)) {
+                note(&mut leniencies, "http_bad_header_line");
             }
             continue;
         }
@@ -460,7 +524,7 @@ pub fn parse_head(kind: StartKind, head: &[u8]) -> Result<Head, HeadError> {
                 if field.space_before_colon {
                     note(&mut leniencies, "http_space_before_colon");
                 }
-                fields.push((lossy(field.name), lossy(field.value)));
+                fields.push(field.name, field.value);
             }
             Err(_) => note(&mut leniencies, "http_bad_header_line"),
         }
@@ -648,7 +712,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            h.fields,
+            h.fields.to_vec(usize::MAX),
             vec![
                 ("Host".into(), "example.com".into()),
                 ("X-Long".into(), "a b c".into()),
@@ -669,7 +733,7 @@ mod tests {
     fn bare_lf_and_empty_value() {
         let h = parse_head(StartKind::Status, b"HTTP/1.1 200 OK\nA:\nB: 1\n\n").unwrap();
         assert_eq!(
-            h.fields,
+            h.fields.to_vec(usize::MAX),
             vec![("A".into(), "".into()), ("B".into(), "1".into())]
         );
         assert!(h.leniencies.is_empty());
