@@ -169,34 +169,30 @@ impl NdjsonSink {
 const WRITER_QUEUE: usize = 16;
 const WRITER_BATCH: usize = 64;
 
-fn run_ndjson(config: &Config, options: &PassOptions, out: Output) -> Result<(), Error> {
-    let report_options = report_options(config);
-    let mut sink = NdjsonSink {
-        out,
-        acc: report::SummaryAcc::default(),
-        multi: config.captures.len() > 1,
-        filters: config.filters.clone(),
-        analysis: report::ConnectionFindings::new(&report_options),
-        anomalies: report::AnomalyAcc::default(),
-        error: None,
-    };
+/// Runs the pass and hands each finished connection's record to `consume`,
+/// on a second thread when `--threads` allows: turning a finished connection
+/// into its record (HTTP finish, blame) and its output takes as long as the
+/// pass. Connections cross a FIFO channel and are numbered there, so the
+/// output is the same bytes as with one thread.
+fn pass<S: Send + 'static>(
+    config: &Config,
+    options: &PassOptions,
+    mut sink: S,
+    consume: fn(&mut S, ConnectionRecord),
+) -> Result<(S, pipeline::PassSummary), Error> {
     if config.threads <= 1 {
-        let summary = pipeline::run(&config.captures, options, &mut |r| sink.record(r))?;
-        return sink.finish(&summary);
+        let summary = pipeline::run(&config.captures, options, &mut |r| consume(&mut sink, r))?;
+        return Ok((sink, summary));
     }
-    // Turning a finished connection into its record (HTTP finish, blame)
-    // and its lines takes as long as the pass: a second core does it.
-    // Connections cross a FIFO channel and are numbered there, so the output
-    // is the same bytes as with one thread.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<pipeline::Finished>>(WRITER_QUEUE);
     let keep_timeline = options.keep_timeline;
     let writer = std::thread::Builder::new()
-        .name("ndjson-writer".into())
+        .name("wireblame-output".into())
         .spawn(move || {
             let mut numbering = pipeline::Numbering::default();
             for batch in rx {
                 for f in batch {
-                    sink.record(numbering.record(f, keep_timeline));
+                    consume(&mut sink, numbering.record(f, keep_timeline));
                 }
             }
             sink
@@ -220,7 +216,21 @@ fn run_ndjson(config: &Config, options: &PassOptions, out: Output) -> Result<(),
     let sink = writer
         .join()
         .map_err(|_| Error::Usage("the output thread failed".into()))?;
-    let summary = result?;
+    Ok((sink, result?))
+}
+
+fn run_ndjson(config: &Config, options: &PassOptions, out: Output) -> Result<(), Error> {
+    let report_options = report_options(config);
+    let sink = NdjsonSink {
+        out,
+        acc: report::SummaryAcc::default(),
+        multi: config.captures.len() > 1,
+        filters: config.filters.clone(),
+        analysis: report::ConnectionFindings::new(&report_options),
+        anomalies: report::AnomalyAcc::default(),
+        error: None,
+    };
+    let (sink, summary) = pass(config, options, sink, |s, r| s.record(r))?;
     sink.finish(&summary)
 }
 
@@ -291,16 +301,24 @@ pub fn timelines(records: &[ConnectionRecord]) -> Vec<ConnectionTimeline> {
 /// [`report::json`]): memory stays flat however many connections there are.
 fn run_json(config: &Config, options: &PassOptions, mut out: Output) -> Result<(), Error> {
     let report_options = report_options(config);
-    let mut writer =
-        report::json::JsonReportWriter::new(config.captures.len() > 1, &report_options);
-    let mut spool_error = None;
-    let summary = pipeline::run(&config.captures, options, &mut |r| {
-        if spool_error.is_none() {
-            let keep = config.filters.iter().all(|f| f.matches(&r));
-            spool_error = writer.add(&r, keep).err();
+    struct Spooler {
+        writer: report::json::JsonReportWriter,
+        filters: Vec<Filter>,
+        error: Option<io::Error>,
+    }
+    let spooler = Spooler {
+        writer: report::json::JsonReportWriter::new(config.captures.len() > 1, &report_options),
+        filters: config.filters.clone(),
+        error: None,
+    };
+    let (spooler, summary) = pass(config, options, spooler, |s, r| {
+        if s.error.is_none() {
+            let keep = s.filters.iter().all(|f| f.matches(&r));
+            s.error = s.writer.add(&r, keep).err();
         }
     })?;
-    if let Some(e) = spool_error {
+    let writer = spooler.writer;
+    if let Some(e) = spooler.error {
         return Err(Error::Output {
             path: "<temporary file>".into(),
             source: e,

@@ -154,11 +154,15 @@ fn json_is_deterministic() {
 
 #[test]
 fn two_threads_write_the_same_bytes_as_one() {
-    for f in samples() {
-        let (c1, one) = run(&["analyze", "-f", "ndjson", "--threads", "1"], &f);
-        let (c2, two) = run(&["analyze", "-f", "ndjson", "--threads", "2"], &f);
-        assert_eq!((c1, c2), (0, 0), "{}", f.display());
-        assert!(one == two, "{}: outputs differ", f.display());
+    let mut files = samples();
+    files.extend(corpus_files().into_iter().step_by(11));
+    for f in files {
+        for format in ["ndjson", "json"] {
+            let (c1, one) = run(&["analyze", "-f", format, "--threads", "1"], &f);
+            let (c2, two) = run(&["analyze", "-f", format, "--threads", "2"], &f);
+            assert_eq!(c1, c2, "{}", f.display());
+            assert!(one == two, "{} ({format}): outputs differ", f.display());
+        }
     }
 }
 
