@@ -333,8 +333,9 @@ fn run_json(config: &Config, options: &PassOptions, mut out: Output) -> Result<(
 struct Output {
     path: String,
     w: Box<dyn Write + Send>,
-    /// One NDJSON line, serialized before it is written in one call.
-    line: Vec<u8>,
+    /// NDJSON lines serialized but not yet written (up to
+    /// [`PENDING_LINES_BYTES`]): written in large calls, copied once.
+    pending: Vec<u8>,
 }
 
 impl Output {
@@ -343,7 +344,7 @@ impl Output {
             None | Some("-") => Ok(Output {
                 path: "<stdout>".into(),
                 w: Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
-                line: Vec::new(),
+                pending: Vec::new(),
             }),
             Some(p) => {
                 let f = File::create(p).map_err(|source| Error::Output {
@@ -353,7 +354,7 @@ impl Output {
                 Ok(Output {
                     path: p.to_string(),
                     w: Box::new(BufWriter::with_capacity(1 << 16, f)),
-                    line: Vec::new(),
+                    pending: Vec::new(),
                 })
             }
         }
@@ -367,10 +368,21 @@ impl Output {
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        self.write_pending()?;
         self.w.write_all(bytes).map_err(|e| self.err(e))
     }
 
+    fn write_pending(&mut self) -> Result<(), Error> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let written = self.w.write_all(&self.pending).map_err(|e| self.err(e));
+        self.pending.clear();
+        written
+    }
+
     fn json_pretty<T: Serialize>(&mut self, value: &T) -> Result<(), Error> {
+        self.write_pending()?;
         serde_json::to_writer_pretty(&mut self.w, value).map_err(|e| self.json_err(e))?;
         self.write(b"\n")
     }
@@ -379,25 +391,32 @@ impl Output {
     fn line<T: Serialize>(&mut self, kind: &'static str, data: &T) -> Result<(), Error> {
         // Serializing the struct into memory and splicing the tag in is twice
         // as fast as `#[serde(flatten)]`, which goes through a map.
-        let mut line = std::mem::take(&mut self.line);
-        line.clear();
+        let line = &mut self.pending;
+        let start = line.len();
         line.extend_from_slice(b"{\"type\":\"");
         line.extend_from_slice(kind.as_bytes());
         line.push(b'"');
         let at = line.len();
-        serde_json::to_writer(&mut line, data).map_err(|e| self.json_err(e))?;
+        if let Err(e) = serde_json::to_writer(&mut *line, data) {
+            line.truncate(start);
+            return Err(self.json_err(e));
+        }
         match line.get(at..) {
             Some(b"{}") => {
                 line.truncate(at);
                 line.push(b'}');
             }
             Some([b'{', ..]) => line[at] = b',',
-            _ => return Err(self.err(io::Error::other("an NDJSON line must be an object"))),
+            _ => {
+                line.truncate(start);
+                return Err(self.err(io::Error::other("an NDJSON line must be an object")));
+            }
         }
         line.push(b'\n');
-        let written = self.w.write_all(&line).map_err(|e| self.err(e));
-        self.line = line;
-        written
+        if self.pending.len() >= PENDING_LINES_BYTES {
+            self.write_pending()?;
+        }
+        Ok(())
     }
 
     /// Keeps the I/O error kind (a closed pipe must stay a closed pipe).
@@ -409,9 +428,13 @@ impl Output {
     }
 
     fn finish(mut self) -> Result<(), Error> {
+        self.write_pending()?;
         self.w.flush().map_err(|e| self.err(e))
     }
 }
+
+/// NDJSON bytes gathered before a write.
+const PENDING_LINES_BYTES: usize = 256 << 10;
 
 /// A progress bar on stderr for long inputs, only when stderr is a terminal.
 struct Progress {

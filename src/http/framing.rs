@@ -95,7 +95,7 @@ pub fn parse_length(s: &str) -> Option<u64> {
 }
 
 /// Collects the framing-relevant facts from all fields (not just the kept ones).
-pub fn summarize<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> HeaderSummary {
+pub fn summarize<'a>(fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> HeaderSummary {
     let mut lengths: Vec<Option<u64>> = Vec::new();
     let mut codings: Vec<String> = Vec::new();
     let mut summary = HeaderSummary {
@@ -107,26 +107,30 @@ pub fn summarize<'a>(fields: impl IntoIterator<Item = (&'a str, &'a str)>) -> He
         expect_continue: false,
     };
     for (name, value) in fields {
-        if name.eq_ignore_ascii_case("content-length") {
+        // Only the few fields framing reads are decoded.
+        let value = || String::from_utf8_lossy(value);
+        if name.eq_ignore_ascii_case(b"content-length") {
+            let value = value();
             // A list like "5, 5" is allowed when all values agree (RFC 9110 §8.6).
             let before = lengths.len();
-            lengths.extend(comma_list(value).map(parse_length));
+            lengths.extend(comma_list(&value).map(parse_length));
             if lengths.len() == before {
                 lengths.push(None);
             }
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            codings.extend(comma_list(value).map(str::to_ascii_lowercase));
-        } else if name.eq_ignore_ascii_case("host") {
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            codings.extend(comma_list(&value()).map(str::to_ascii_lowercase));
+        } else if name.eq_ignore_ascii_case(b"host") {
             if summary.host.is_none() {
-                summary.host = Some(value.trim().to_owned());
+                summary.host = Some(value().trim().to_owned());
             }
-        } else if name.eq_ignore_ascii_case("connection") {
-            for token in comma_list(value) {
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            let value = value();
+            for token in comma_list(&value) {
                 summary.connection_close |= token.eq_ignore_ascii_case("close");
                 summary.connection_keep_alive |= token.eq_ignore_ascii_case("keep-alive");
             }
-        } else if name.eq_ignore_ascii_case("expect") {
-            summary.expect_continue |= value.trim().eq_ignore_ascii_case("100-continue");
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            summary.expect_continue |= value().trim().eq_ignore_ascii_case("100-continue");
         }
     }
     summary.content_length = match lengths.split_first() {
@@ -253,7 +257,7 @@ mod tests {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
-        summarize(owned.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+        summarize(owned.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())))
     }
 
     fn resp(status: u16, method: &str, list: &[(&str, &str)]) -> Decision {

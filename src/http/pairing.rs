@@ -404,7 +404,7 @@ impl Pairing {
         let StartLine::Request(line) = &head.start else {
             return Framing::NoBody;
         };
-        let summary = framing::summarize(head.fields.iter());
+        let summary = framing::summarize(head.fields.iter_bytes());
         let simple = line.is_simple();
         let decision = if simple {
             framing::Decision {
@@ -458,7 +458,7 @@ impl Pairing {
         let StartLine::Status(line) = &head.start else {
             return Framing::NoBody;
         };
-        let summary = framing::summarize(head.fields.iter());
+        let summary = framing::summarize(head.fields.iter_bytes());
         let idx = self.response_entry();
         let method = self.entries.get(idx).and_then(|e| e.tx.method.clone());
         let decision = framing::response_framing(line.code, method.as_deref(), &summary);

@@ -117,25 +117,32 @@ pub struct Head {
     pub leniencies: Vec<&'static str>,
 }
 
-/// A head's fields in one string (one allocation per head, not two per
-/// field: heads are parsed for every message, and most runs keep none of
-/// their fields).
+/// A head's fields as received, in one buffer (one allocation per head, not
+/// two per field, and no UTF-8 work: heads are parsed for every message, and
+/// most runs keep none of their fields).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Fields {
-    text: String,
-    /// (name start, name end, value start, value end) in `text`.
+    raw: Vec<u8>,
+    /// (name start, name end, value start, value end) in `raw`.
     spans: Vec<[u32; 4]>,
 }
 
 impl Fields {
-    /// Appends a field (lossy UTF-8).
+    fn with_capacity(bytes: usize, fields: usize) -> Fields {
+        Fields {
+            raw: Vec::with_capacity(bytes),
+            spans: Vec::with_capacity(fields),
+        }
+    }
+
+    /// Appends a field.
     pub fn push(&mut self, name: &[u8], value: &[u8]) {
-        let at = |t: &String| u32::try_from(t.len()).unwrap_or(u32::MAX);
-        let n0 = at(&self.text);
-        push_lossy(&mut self.text, name);
-        let n1 = at(&self.text);
-        push_lossy(&mut self.text, value);
-        self.spans.push([n0, n1, n1, at(&self.text)]);
+        let at = |t: &Vec<u8>| u32::try_from(t.len()).unwrap_or(u32::MAX);
+        let n0 = at(&self.raw);
+        self.raw.extend_from_slice(name);
+        let n1 = at(&self.raw);
+        self.raw.extend_from_slice(value);
+        self.spans.push([n0, n1, n1, at(&self.raw)]);
     }
 
     /// Joins an obs-fold continuation to the last field's value with one
@@ -146,18 +153,18 @@ impl Fields {
         };
         if !more.is_empty() {
             if last[3] > last[2] {
-                self.text.push(' ');
+                self.raw.push(b' ');
             }
-            push_lossy(&mut self.text, more);
-            last[3] = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+            self.raw.extend_from_slice(more);
+            last[3] = u32::try_from(self.raw.len()).unwrap_or(u32::MAX);
         }
         true
     }
 
-    /// (name, value) pairs in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+    /// (name, value) pairs in order, as received.
+    pub fn iter_bytes(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
         self.spans.iter().map(|s| {
-            let part = |a: u32, b: u32| self.text.get(a as usize..b as usize).unwrap_or("");
+            let part = |a: u32, b: u32| self.raw.get(a as usize..b as usize).unwrap_or(&[]);
             (part(s[0], s[1]), part(s[2], s[3]))
         })
     }
@@ -170,11 +177,11 @@ impl Fields {
         self.spans.is_empty()
     }
 
-    /// The first `max` fields as owned pairs.
+    /// The first `max` fields as owned pairs (lossy UTF-8).
     pub fn to_vec(&self, max: usize) -> Vec<(String, String)> {
-        self.iter()
+        self.iter_bytes()
             .take(max)
-            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .map(|(n, v)| (lossy(n), lossy(v)))
             .collect()
     }
 }
@@ -214,14 +221,6 @@ pub fn lossy(b: &[u8]) -> String {
     match std::str::from_utf8(b) {
         Ok(s) => s.to_owned(),
         Err(_) => String::from_utf8_lossy(b).into_owned(),
-    }
-}
-
-/// Appends `b` as lossy UTF-8; valid input (nearly all) takes the fast check.
-fn push_lossy(out: &mut String, b: &[u8]) {
-    match std::str::from_utf8(b) {
-        Ok(s) => out.push_str(s),
-        Err(_) => out.push_str(&String::from_utf8_lossy(b)),
     }
 }
 
@@ -497,7 +496,8 @@ fn note(leniencies: &mut Vec<&'static str>, kind: &'static str) {
 pub fn parse_head(kind: StartKind, head: &[u8]) -> Result<Head, HeadError> {
     let mut lines = head.split(|&b| b == b'\n').map(strip_cr);
     let start = parse_start_line(kind, lines.next().unwrap_or_default())?;
-    let mut fields = Fields::default();
+    let mut fields =
+        Fields::with_capacity(head.len(), head.iter().filter(|&&b| b == b'\n').count());
     let mut leniencies = Vec::new();
     if let StartLine::Request(line) = &start {
         if line.version == RequestVersion::Malformed {

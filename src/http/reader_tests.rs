@@ -18,7 +18,7 @@ impl Sink for Recorder {
         let framing = match &event.kind {
             HeadKind::SimpleResponse => Framing::UntilClose,
             HeadKind::Parsed(head) => {
-                let summary = framing::summarize(head.fields.iter());
+                let summary = framing::summarize(head.fields.iter_bytes());
                 match (&head.start, role) {
                     (StartLine::Request(_), _) => framing::request_framing(&summary).framing,
                     (StartLine::Status(line), _) => {
