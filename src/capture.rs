@@ -156,7 +156,7 @@ impl CaptureReader {
             path: path.to_string(),
             source,
         };
-        let source: Box<dyn Read> = if path == "-" {
+        let source: Box<dyn Read + Send> = if path == "-" {
             Box::new(io::stdin())
         } else {
             let meta = std::fs::metadata(path).map_err(io_err)?;
@@ -172,7 +172,7 @@ impl CaptureReader {
     }
 
     /// Reads a capture from any byte source; `name` is used in messages.
-    pub fn from_reader(name: &str, source: Box<dyn Read>) -> Result<CaptureReader, Error> {
+    pub fn from_reader(name: &str, source: Box<dyn Read + Send>) -> Result<CaptureReader, Error> {
         let mut raw = BufReader::with_capacity(READ_CHUNK, source);
         let mut magic = [0u8; 2];
         let n = read_full(&mut raw, &mut magic).map_err(|source| Error::Io {
@@ -183,7 +183,7 @@ impl CaptureReader {
         let chained = io::Cursor::new(prefix).chain(raw);
         let compressed = n == 2 && magic == [0x1f, 0x8b];
         let source: Box<dyn Read> = if compressed {
-            Box::new(MultiGzDecoder::new(chained))
+            Box::new(Decompressing::start(MultiGzDecoder::new(chained)))
         } else {
             Box::new(chained)
         };
@@ -816,6 +816,91 @@ fn is_erf(head: &[u8]) -> bool {
     let rlen = u16::from_be_bytes([head[10], head[11]]) as usize;
     let ty = head[8] & 0x7f;
     (1..=30).contains(&ty) && (16..=16384).contains(&rlen)
+}
+
+/// Gzip input decompressed on a thread of its own, a few chunks ahead:
+/// decompression costs more than the analysis of what it yields, so with it
+/// on the same thread a compressed capture took their sum. Chunk buffers go
+/// back to the decompressing thread for reuse.
+struct Decompressing {
+    /// (buffer, bytes filled) or the decoder's error.
+    chunks: std::sync::mpsc::Receiver<io::Result<(Vec<u8>, usize)>>,
+    spare: std::sync::mpsc::SyncSender<Vec<u8>>,
+    current: Vec<u8>,
+    filled: usize,
+    pos: usize,
+    done: bool,
+}
+
+/// Decompressed chunks in flight (of [`READ_CHUNK`] bytes).
+const DECOMPRESSED_AHEAD: usize = 32;
+
+impl Decompressing {
+    fn start<R: Read + Send + 'static>(mut decoder: R) -> Decompressing {
+        let (tx, chunks) = std::sync::mpsc::sync_channel(DECOMPRESSED_AHEAD);
+        let (spare, spares) = std::sync::mpsc::sync_channel::<Vec<u8>>(DECOMPRESSED_AHEAD + 2);
+        let failed = tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("wireblame-gunzip".into())
+            .spawn(move || loop {
+                let mut chunk = spares.try_recv().unwrap_or_else(|_| vec![0u8; READ_CHUNK]);
+                let got = loop {
+                    match decoder.read(&mut chunk) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        other => break other,
+                    }
+                };
+                let last = !matches!(got, Ok(n) if n > 0);
+                // A failed send: the reader is gone (dropped early).
+                if tx.send(got.map(|n| (chunk, n))).is_err() || last {
+                    return;
+                }
+            });
+        if let Err(e) = spawned {
+            let _ = failed.send(Err(e));
+        }
+        Decompressing {
+            chunks,
+            spare,
+            current: Vec::new(),
+            filled: 0,
+            pos: 0,
+            done: false,
+        }
+    }
+}
+
+impl Read for Decompressing {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos >= self.filled {
+            if self.done {
+                return Ok(0);
+            }
+            match self.chunks.recv() {
+                Ok(Ok((chunk, n))) if n > 0 => {
+                    let used = std::mem::replace(&mut self.current, chunk);
+                    if !used.is_empty() {
+                        let _ = self.spare.try_send(used);
+                    }
+                    self.filled = n;
+                    self.pos = 0;
+                }
+                Ok(Ok(_)) | Err(_) => {
+                    self.done = true;
+                    return Ok(0);
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+            }
+        }
+        let rest = self.current.get(self.pos..self.filled).unwrap_or_default();
+        let n = rest.len().min(out.len());
+        out[..n].copy_from_slice(&rest[..n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

@@ -666,6 +666,23 @@ fn gzip_compressed_pcap_gives_the_same_report() {
     assert_standard(b.conn(), V4_CLIENT, V4_SERVER);
 }
 
+#[test]
+fn gzip_cut_short_is_damage_after_the_readable_frames() {
+    let plain = standard(V4_CLIENT, V4_SERVER).to_pcap(Link::Ethernet);
+    let gz = crate::support::pcap::gzip(&plain);
+    // Cut inside the deflate stream (decompressed on its own thread).
+    let cut = &gz[..gz.len() - 40];
+    let a = analyze("gzip-cut", cut);
+    let capture = &a.json["capture"];
+    assert_eq!(capture["truncated"], true, "{capture}");
+    assert!(capture["packets"].as_u64().unwrap() < 9, "{capture}");
+    let warnings = a.json["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| w["kind"] == "capture_truncated"),
+        "{warnings:?}"
+    );
+}
+
 // -------------------------------------------------------------------- vantage
 
 fn handshake_only(synack_us: u64, ack_us: u64) -> Analysis {
