@@ -2,6 +2,8 @@
 # Benchmark wireblame against the floor and its peers on one capture.
 #
 # Usage: scripts/bench.sh CAPTURE [RUNS]      (default 3 runs each)
+#   Also measures CAPTURE's pcapng copy (same name, .pcapng) and a gzip copy
+#   (CAPTURE.gz, e.g. `gzip -1 -k big.pcap`) when they exist.
 #   Captures: OUT=/tmp/bench bash ../shared/bench/make-perf-pcap.sh (root, ~1 min)
 #   writes mid.pcap (100 MB) and big.pcap (1 GB) and pcapng copies.
 #
@@ -45,6 +47,17 @@ measure "floor (decode only)" "$bin" analyze --decode-only -f ndjson -o /dev/nul
 measure "wireblame json" "$bin" analyze -f json -o /dev/null "$cap"
 measure "wireblame ndjson" "$bin" analyze -f ndjson -o /dev/null "$cap"
 measure "wireblame ndjson, 1 thread" "$bin" analyze -f ndjson --threads 1 -o /dev/null "$cap"
+# The same capture as pcapng and gzip, when they sit beside it.
+ng="${cap%.pcap}.pcapng"
+if [ "$ng" != "$cap" ] && [ -f "$ng" ]; then
+  cat "$ng" > /dev/null
+  measure "floor, pcapng copy" "$bin" analyze --decode-only -f ndjson -o /dev/null "$ng"
+  measure "wireblame ndjson, pcapng copy" "$bin" analyze -f ndjson -o /dev/null "$ng"
+fi
+if [ -f "$cap.gz" ]; then
+  measure "floor, gzip copy (decompression + decode)" "$bin" analyze --decode-only -f ndjson -o /dev/null "$cap.gz"
+  measure "wireblame ndjson, gzip copy" "$bin" analyze -f ndjson -o /dev/null "$cap.gz"
+fi
 if command -v tcptrace >/dev/null; then
   measure "tcptrace -n" tcptrace -n "$cap"
 else echo "notice: tcptrace not installed, skipped" >&2; fi
@@ -63,3 +76,14 @@ while IFS='|' read -r name w c m; do
   awk -v n="$name" -v w="$w" -v c="$c" -v m="$m" -v f="$floor" \
     'BEGIN { printf "| %s | %.2f | %.2f | %.0f | %.1f |\n", n, w, c, m / 1024, w / f }'
 done < "$tmp/results"
+echo
+echo "Ratios (peer wall time / wireblame wall time; above 1: wireblame is faster):"
+for ours in "wireblame json" "wireblame ndjson"; do
+  w_ours=$(awk -F'|' -v n="$ours" '$1 == n {print $2}' "$tmp/results")
+  [ -n "$w_ours" ] || continue
+  while IFS='|' read -r name w _ _; do
+    case "$name" in tcptrace*|tshark*)
+      awk -v a="$name" -v b="$ours" -v x="$w" -v y="$w_ours" 'BEGIN { printf "- %s / %s: %.1f×\n", a, b, x / y }' ;;
+    esac
+  done < "$tmp/results"
+done

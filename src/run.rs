@@ -166,7 +166,7 @@ impl NdjsonSink {
 
 /// Batches of finished connections queued between the pass and the writer
 /// thread (a batch per channel message: fewer thread wake-ups).
-const WRITER_QUEUE: usize = 16;
+const WRITER_QUEUE: usize = 4;
 const WRITER_BATCH: usize = 64;
 
 /// Runs the pass and hands each finished connection's record to `consume`,
