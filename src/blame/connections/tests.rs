@@ -698,3 +698,24 @@ fn dataless_open_connections_have_no_brief() {
     assert_eq!((http.transactions, http.pipeline_depth), (1, 1));
     assert_eq!(http.activity_end.map(|(t, _)| t), Some(t(160)));
 }
+
+#[test]
+fn a_connection_open_all_along_does_not_hold_every_later_one() {
+    // Connection 0 stays open while MAX_WAITING + 100 later ones finish:
+    // the reorder buffer stops waiting for it at its cap.
+    let mut analyzer = ConnectionAnalyzer::new(ConnectionOptions::default());
+    let mut found = 0usize;
+    let n = (MAX_WAITING + 100) as u32;
+    for id in 1..=n {
+        let r = one_shot(id, (id % 28_000) as u16 + 30_000, i64::from(id) * 1000);
+        analyzer.push(id, ConnectionBrief::of(&r), &mut |_, _| found += 1);
+        assert!(analyzer.waiting() <= MAX_WAITING + 1, "{id}");
+    }
+    assert_eq!(analyzer.waiting(), 0);
+    // It finishes at last and is analyzed then.
+    let late = one_shot(0, 29_999, 0);
+    analyzer.push(0, ConnectionBrief::of(&late), &mut |_, _| found += 1);
+    analyzer.finish(&mut |_, _| found += 1);
+    // Every one-shot after the first free one could have reused a connection.
+    assert!(found > 0);
+}
