@@ -62,6 +62,16 @@ enum Term {
     LfCr,
 }
 
+/// The line-end state after `bytes` (no LF among them): one CR right after
+/// an LF keeps the line empty so far; anything else makes it a line.
+fn after_line_bytes(term: Term, bytes: &[u8]) -> Term {
+    match (term, bytes) {
+        (t, []) => t,
+        (Term::Lf, [b'\r']) => Term::LfCr,
+        _ => Term::Mid,
+    }
+}
+
 /// Whether the start line is confirmed or still a candidate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ScanMode {
@@ -363,24 +373,28 @@ impl MessageReader {
         let batch_start = i;
         let mut complete = false;
         let mut first_line_ended = false;
-        while let Some(&b) = rest.get(i) {
-            i = i.saturating_add(1);
-            match b {
-                b'\n' => {
-                    if matches!(scan.term, Term::Lf | Term::LfCr) {
-                        complete = true;
-                        break;
-                    }
-                    scan.term = Term::Lf;
-                    if scan.first_lf.is_none() {
-                        let in_batch = i.saturating_sub(batch_start).saturating_sub(1);
-                        scan.first_lf = Some(self.buf.len().saturating_add(in_batch));
-                        first_line_ended = true;
-                        break;
-                    }
-                }
-                b'\r' if scan.term == Term::Lf => scan.term = Term::LfCr,
-                _ => scan.term = Term::Mid,
+        // Line by line (memchr finds each LF): the bytes before an LF only
+        // decide whether the line was empty ("" or a lone CR after an LF).
+        while i < rest.len() {
+            let from = i;
+            let lf = memchr::memchr(b'\n', rest.get(from..).unwrap_or_default());
+            let line_end = lf.map_or(rest.len(), |k| from.saturating_add(k));
+            scan.term = after_line_bytes(scan.term, rest.get(from..line_end).unwrap_or_default());
+            if lf.is_none() {
+                i = rest.len();
+                break;
+            }
+            i = line_end.saturating_add(1);
+            if matches!(scan.term, Term::Lf | Term::LfCr) {
+                complete = true;
+                break;
+            }
+            scan.term = Term::Lf;
+            if scan.first_lf.is_none() {
+                let in_batch = i.saturating_sub(batch_start).saturating_sub(1);
+                scan.first_lf = Some(self.buf.len().saturating_add(in_batch));
+                first_line_ended = true;
+                break;
             }
         }
         let batch = rest.get(batch_start..i).unwrap_or_default();
