@@ -194,25 +194,90 @@ fn field<T: Serialize>(out: &mut dyn Write, buf: &mut Vec<u8>, value: &T) -> io:
 }
 
 /// `serde_json::to_writer_pretty` of `value` as if nested `indent` spaces
-/// deep: every line after the first is indented (JSON strings hold no raw
-/// newlines, so every newline is the printer's).
+/// deep: every line after the first is indented that much more.
 fn pretty_indented<T: Serialize>(out: &mut Vec<u8>, value: &T, indent: usize) -> io::Result<()> {
-    let from = out.len();
-    serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::other)?;
-    let newlines = out[from..].iter().filter(|b| **b == b'\n').count();
-    if newlines == 0 {
-        return Ok(());
-    }
-    let printed = out.split_off(from);
-    out.reserve(printed.len() + newlines * indent);
-    for line in printed.split(|b| *b == b'\n').enumerate() {
-        if line.0 > 0 {
-            out.push(b'\n');
-            out.extend(std::iter::repeat_n(b' ', indent));
+    let formatter = NestedPretty {
+        base: indent,
+        depth: 0,
+        has_value: false,
+    };
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, formatter);
+    value.serialize(&mut ser).map_err(io::Error::other)
+}
+
+/// serde_json's `PrettyFormatter` (two spaces a level) starting `base`
+/// spaces in, so that array elements can be printed on their own and
+/// spliced into the document.
+struct NestedPretty {
+    base: usize,
+    depth: usize,
+    has_value: bool,
+}
+
+impl NestedPretty {
+    fn newline<W: ?Sized + Write>(&self, w: &mut W, prefix: &[u8]) -> io::Result<()> {
+        const SPACES: [u8; 64] = [b' '; 64];
+        w.write_all(prefix)?;
+        let mut n = self.base + 2 * self.depth;
+        while n > 0 {
+            let k = n.min(SPACES.len());
+            w.write_all(&SPACES[..k])?;
+            n -= k;
         }
-        out.extend_from_slice(line.1);
+        Ok(())
     }
-    Ok(())
+}
+
+impl serde_json::ser::Formatter for NestedPretty {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth = self.depth.saturating_sub(1);
+        if self.has_value {
+            self.newline(w, b"\n")?;
+        }
+        w.write_all(b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.newline(w, if first { b"\n" } else { b",\n" })
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.depth = self.depth.saturating_sub(1);
+        if self.has_value {
+            self.newline(w, b"\n")?;
+        }
+        w.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.newline(w, if first { b"\n" } else { b",\n" })
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
 }
 
 /// Bytes written once, then read back by range.
