@@ -885,9 +885,17 @@ impl Read for Decompressing {
                     self.filled = n;
                     self.pos = 0;
                 }
-                Ok(Ok(_)) | Err(_) => {
+                Ok(Ok(_)) => {
                     self.done = true;
                     return Ok(0);
+                }
+                Err(_) => {
+                    // The thread ended without the stream's end: damage.
+                    self.done = true;
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "the decompression thread stopped",
+                    ));
                 }
                 Ok(Err(e)) => {
                     self.done = true;

@@ -325,7 +325,13 @@ fn run_json(config: &Config, options: &PassOptions, mut out: Output) -> Result<(
         });
     }
     let written = writer.finish(&summary, &mut out.w);
-    written.map_err(|e| out.err(e))?;
+    written.map_err(|e| match report::json::is_spool_error(&e) {
+        true => Error::Output {
+            path: "<temporary file>".into(),
+            source: e,
+        },
+        false => out.err(e),
+    })?;
     out.finish()
 }
 
@@ -430,6 +436,15 @@ impl Output {
     fn finish(mut self) -> Result<(), Error> {
         self.write_pending()?;
         self.w.flush().map_err(|e| self.err(e))
+    }
+}
+
+impl Drop for Output {
+    /// Lines already made reach the output even when the run stops on an
+    /// error (the error is reported by whoever stopped it).
+    fn drop(&mut self) {
+        let _ = self.write_pending();
+        let _ = self.w.flush();
     }
 }
 

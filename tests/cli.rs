@@ -310,3 +310,35 @@ fn unknown_flag_is_a_usage_error() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("--no-such-flag"), "{}", out.stderr);
 }
+
+/// NDJSON lines already written for a first file reach the output when a
+/// later file turns out not to be a capture (then exit 2), with one or two
+/// threads.
+#[test]
+fn ndjson_keeps_its_lines_when_a_later_file_fails() {
+    let good = TempFile::with_bytes("good-first.pcap", &many_connections(3));
+    let bad = TempFile::with_bytes("not-a-capture.txt", b"hello, this is text\n");
+    for threads in ["1", "2"] {
+        let out = run(
+            &[
+                "analyze",
+                "-f",
+                "ndjson",
+                "--threads",
+                threads,
+                good.as_str(),
+                bad.as_str(),
+            ],
+            None,
+        );
+        assert_eq!(out.code, 2, "threads {threads}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let connections = text
+            .lines()
+            .filter(|l| l.starts_with("{\"type\":\"connection\""))
+            .count();
+        assert_eq!(connections, 3, "threads {threads}: {text}");
+        let line = one_stderr_line(&out.stderr);
+        assert!(line.contains(bad.as_str()), "{line}");
+    }
+}

@@ -254,6 +254,9 @@ fn rtt(r: &ConnectionBrief) -> Option<i64> {
 /// later ones (a WebSocket, a long poll) gets there.
 pub const MAX_WAITING: usize = 65_536;
 
+/// Opens whose minimum is the expiry watermark.
+const WATERMARK_OPENS: usize = 16;
+
 /// A finding and the report id of the transaction it names, if any.
 pub type Emit<'a> = dyn FnMut(Finding, Option<u64>) + 'a;
 
@@ -267,8 +270,10 @@ pub struct ConnectionAnalyzer {
     next_id: u32,
     /// Earliest open seen (details show times after it).
     origin: Option<Timestamp>,
-    /// Latest open processed: no later connection opens before it.
-    watermark: Timestamp,
+    /// The last opens processed; their minimum is the watermark before
+    /// which pairs may be forgotten (a minimum, so that one frame with a
+    /// wild timestamp cannot finish every pair at once).
+    recent_opens: std::collections::VecDeque<Timestamp>,
     pairs: BTreeMap<PairKey, PairState>,
     /// (quiet after, pair): when a pair may be finished; stale entries
     /// (the pair got a later connection) are skipped.
@@ -285,7 +290,7 @@ impl ConnectionAnalyzer {
             waiting: BTreeMap::new(),
             next_id: 0,
             origin: None,
-            watermark: Timestamp::default(),
+            recent_opens: std::collections::VecDeque::with_capacity(WATERMARK_OPENS),
             pairs: BTreeMap::new(),
             expiry: BinaryHeap::new(),
             keep_pairs: false,
@@ -351,22 +356,28 @@ impl ConnectionAnalyzer {
     fn process(&mut self, b: &ConnectionBrief, emit: &mut Emit<'_>) {
         let m = Member::new(b, self.options.time_wait_ns);
         self.origin = Some(self.origin.map_or(m.open, |o| o.min(m.open)));
-        self.watermark = self.watermark.max(m.open);
+        if self.recent_opens.len() == WATERMARK_OPENS {
+            self.recent_opens.pop_front();
+        }
+        self.recent_opens.push_back(m.open);
         self.expire(emit);
         let key = (b.client.ip(), b.server);
         let pair = self
             .pairs
             .entry(key)
             .or_insert_with(|| PairState::new(key.0, key.1));
-        pair.add(&m, self.watermark, &self.options, emit);
+        pair.add(&m, &self.options, emit);
         let quiet = pair.quiet_after();
         self.expiry.push(Reverse((quiet, key)));
     }
 
     /// Finishes the pairs quiet since before the watermark.
     fn expire(&mut self, emit: &mut Emit<'_>) {
+        let Some(watermark) = self.recent_opens.iter().min().copied() else {
+            return;
+        };
         while let Some(Reverse((at, key))) = self.expiry.peek().copied() {
-            if at >= self.watermark {
+            if at >= watermark {
                 break;
             }
             self.expiry.pop();

@@ -110,7 +110,7 @@ pub enum StartLine {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Head {
     pub start: StartLine,
-    /// Every field, in order, names and values as received (lossy UTF-8),
+    /// Every field, in order, names and values as received (bytes),
     /// folded continuation lines joined with one space.
     pub fields: Fields,
     /// Leniencies used, as anomaly kinds (at most one of each kind).

@@ -12,7 +12,10 @@
 //! analyzer gives them and listed after the connections' own findings.
 //!
 //! The bytes are the same as `serde_json::to_writer_pretty` of
-//! [`super::build_with`]'s [`super::model::Report`] (a test checks it).
+//! [`super::build_with`]'s [`super::model::Report`] (a test checks it), except
+//! when the connection analysis had to stop waiting for a connection open
+//! too long ([`crate::blame::connections::MAX_WAITING`]): finishing order then
+//! decides when it is analyzed.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
@@ -77,7 +80,8 @@ impl JsonReportWriter {
     }
 
     /// Serializes one finished connection into the spool; `keep`: false
-    /// when a filter left it out (the connection analysis still counts it).
+    /// when a filter left it out (then only its id reaches the connection
+    /// analysis, to keep the numbering).
     pub fn add(&mut self, r: &ConnectionRecord, keep: bool) -> io::Result<()> {
         let mut found = Vec::new();
         if let Some(a) = &mut self.analysis {
@@ -280,6 +284,30 @@ impl serde_json::ser::Formatter for NestedPretty {
     }
 }
 
+/// Bytes read back from the spool file at a time.
+const COPY_PIECE: usize = 1 << 20;
+
+/// An I/O error on the spool's temporary file, not on the output.
+#[derive(Debug)]
+pub struct SpoolError(pub io::Error);
+
+impl std::fmt::Display for SpoolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "temporary spool file: {}", self.0)
+    }
+}
+
+impl std::error::Error for SpoolError {}
+
+fn spool_error(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), SpoolError(e))
+}
+
+/// True for an error of the spool's temporary file (the output is fine).
+pub fn is_spool_error(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<SpoolError>())
+}
+
 /// Bytes written once, then read back by range.
 struct Spool {
     memory: Vec<u8>,
@@ -300,13 +328,14 @@ impl Spool {
 
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         if self.file.is_none() && self.memory.len() + bytes.len() > self.memory_limit {
-            let mut f = BufWriter::with_capacity(1 << 20, tempfile::tempfile()?);
-            f.write_all(&self.memory)?;
+            let mut f =
+                BufWriter::with_capacity(1 << 20, tempfile::tempfile().map_err(spool_error)?);
+            f.write_all(&self.memory).map_err(spool_error)?;
             self.memory = Vec::new();
             self.file = Some(f);
         }
         match &mut self.file {
-            Some(f) => f.write_all(bytes)?,
+            Some(f) => f.write_all(bytes).map_err(spool_error)?,
             None => self.memory.extend_from_slice(bytes),
         }
         self.len += bytes.len() as u64;
@@ -317,7 +346,7 @@ impl Spool {
         match self.file {
             None => Ok(SpoolReader::Memory(self.memory)),
             Some(f) => Ok(SpoolReader::File(
-                f.into_inner().map_err(|e| e.into_error())?,
+                f.into_inner().map_err(|e| spool_error(e.into_error()))?,
             )),
         }
     }
@@ -342,15 +371,21 @@ impl SpoolReader {
                     ..usize::try_from(to).unwrap_or(usize::MAX);
                 let bytes = m
                     .get(range)
-                    .ok_or_else(|| io::Error::other("spool range"))?;
+                    .ok_or_else(|| spool_error(io::Error::other("spool range")))?;
                 out.write_all(bytes)
             }
             SpoolReader::File(f) => {
-                f.seek(SeekFrom::Start(from))?;
-                let len = usize::try_from(to - from).map_err(io::Error::other)?;
-                buf.resize(len, 0);
-                f.read_exact(buf)?;
-                out.write_all(buf)
+                // In pieces: a range can be long (all the connection findings).
+                f.seek(SeekFrom::Start(from)).map_err(spool_error)?;
+                let mut left = to.saturating_sub(from);
+                while left > 0 {
+                    let n = usize::try_from(left.min(COPY_PIECE as u64)).unwrap_or(COPY_PIECE);
+                    buf.resize(n, 0);
+                    f.read_exact(buf).map_err(spool_error)?;
+                    out.write_all(buf)?;
+                    left -= n as u64;
+                }
+                Ok(())
             }
         }
     }

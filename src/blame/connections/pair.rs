@@ -123,6 +123,8 @@ pub(super) struct PairState {
     mixed_vantage: bool,
     /// Latest member end plus the horizon.
     quiet_after: Timestamp,
+    /// Latest member open.
+    latest_open: Timestamp,
 
     // Connections in use: open now, by member; their ends.
     in_use: BTreeMap<u64, InUse>,
@@ -185,6 +187,7 @@ impl PairState {
             vantage: None,
             mixed_vantage: false,
             quiet_after: Timestamp::default(),
+            latest_open: Timestamp::default(),
             in_use: BTreeMap::new(),
             in_use_ends: BinaryHeap::new(),
             pending_open: None,
@@ -213,16 +216,13 @@ impl PairState {
         self.quiet_after
     }
 
-    /// Adds the next member in open order; `now` is the watermark (no later
-    /// member opens before it).
-    pub(super) fn add(
-        &mut self,
-        m: &Member<'_>,
-        now: Timestamp,
-        options: &ConnectionOptions,
-        emit: &mut Emit<'_>,
-    ) {
+    /// Adds the next member in open order.
+    pub(super) fn add(&mut self, m: &Member<'_>, options: &ConnectionOptions, emit: &mut Emit<'_>) {
         let b = m.b;
+        // The pair's own watermark: no later member of the pair opens before
+        // it (ids follow open order), whatever other pairs' clocks say.
+        self.latest_open = self.latest_open.max(m.open);
+        let now = self.latest_open;
         let seq = self.seq;
         self.seq += 1;
         let horizon = options.time_wait_ns.max(STALE_RETRY_WINDOW_NS);

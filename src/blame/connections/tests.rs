@@ -719,3 +719,25 @@ fn a_connection_open_all_along_does_not_hold_every_later_one() {
     // Every one-shot after the first free one could have reused a connection.
     assert!(found > 0);
 }
+
+#[test]
+fn one_wild_open_time_does_not_split_later_pairs() {
+    // 20 one-shot connections a second apart; connection 5 comes from
+    // another client and claims to open 1,000 s later (a damaged timestamp,
+    // or a second file out of time order).
+    let mut recs: Vec<ConnectionRecord> = (0..20u32)
+        .map(|i| one_shot(i, 40_000 + i as u16, i64::from(i) * 1000))
+        .collect();
+    recs[5] = one_shot(5, 40_005, 1_000_000);
+    recs[5].client = "10.0.0.9:40005".parse().unwrap();
+    let a = run(&recs);
+    assert_eq!(a.pairs.len(), 2, "{:?}", a.pairs);
+    let f = kinds(&a, "new_connection_per_request");
+    assert_eq!(f.len(), 1);
+    assert!(
+        f[0].detail
+            .contains("19 of 19 connections carried exactly one transaction; 18 of them"),
+        "{}",
+        f[0].detail
+    );
+}
