@@ -169,10 +169,6 @@ impl Fields {
         })
     }
 
-    pub fn len(&self) -> usize {
-        self.spans.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }
@@ -222,6 +218,24 @@ pub fn lossy(b: &[u8]) -> String {
         Ok(s) => s.to_owned(),
         Err(_) => String::from_utf8_lossy(b).into_owned(),
     }
+}
+
+/// The slices between LFs (as `split` on LF, found with memchr).
+fn split_lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(head);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match memchr::memchr(b'\n', r) {
+            Some(i) => {
+                rest = r.get(i + 1..);
+                r.get(..i)
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
 }
 
 /// Strips one trailing CR (line ends are CRLF or bare LF).
@@ -494,10 +508,9 @@ fn note(leniencies: &mut Vec<&'static str>, kind: &'static str) {
 /// Parses a complete head: start line, field lines, up to the empty line.
 /// Bytes after the empty line (there should be none) are ignored.
 pub fn parse_head(kind: StartKind, head: &[u8]) -> Result<Head, HeadError> {
-    let mut lines = head.split(|&b| b == b'\n').map(strip_cr);
+    let mut lines = split_lines(head).map(strip_cr);
     let start = parse_start_line(kind, lines.next().unwrap_or_default())?;
-    let mut fields =
-        Fields::with_capacity(head.len(), head.iter().filter(|&&b| b == b'\n').count());
+    let mut fields = Fields::with_capacity(head.len(), memchr::memchr_iter(b'\n', head).count());
     let mut leniencies = Vec::new();
     if let StartLine::Request(line) = &start {
         if line.version == RequestVersion::Malformed {
@@ -727,6 +740,23 @@ mod tests {
                 "http_space_before_colon"
             ]
         );
+    }
+
+    #[test]
+    fn split_lines_is_split_on_lf() {
+        for head in [
+            &b""[..],
+            b"\n",
+            b"a",
+            b"a\n",
+            b"a\nb",
+            b"\n\na\r\n\r\n",
+            b"x\ny\n\n",
+        ] {
+            let ours: Vec<&[u8]> = split_lines(head).collect();
+            let std: Vec<&[u8]> = head.split(|&b| b == b'\n').collect();
+            assert_eq!(ours, std, "{head:?}");
+        }
     }
 
     #[test]
