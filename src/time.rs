@@ -45,6 +45,28 @@ pub fn ns_to_ms(ns: i64) -> f64 {
     ns as f64 / 1e6
 }
 
+/// Nanoseconds shown as milliseconds with one decimal: the same text as
+/// `format!("{:.1}", ns_to_ms(ns))`, from integer arithmetic. Finding
+/// details print hundreds of thousands of these, and the float path (exact
+/// decimal expansion) was a tenth of the blame's time.
+#[derive(Clone, Copy, Debug)]
+pub struct Ms1(pub i64);
+
+impl fmt::Display for Ms1 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let abs = self.0.unsigned_abs();
+        let (tenths, rest) = (abs / 100_000, abs % 100_000);
+        // Only a remainder of exactly half a tenth depends on how the float
+        // rounded: let the float decide those (about 1 in 100 values).
+        if rest == 50_000 {
+            return write!(f, "{:.1}", ns_to_ms(self.0));
+        }
+        let tenths = tenths + u64::from(rest > 50_000);
+        let sign = if self.0 < 0 { "-" } else { "" };
+        write!(f, "{sign}{}.{}", tenths / 10, tenths % 10)
+    }
+}
+
 /// Nanoseconds to whole microseconds (truncated toward negative infinity).
 pub fn ns_to_us(ns: i64) -> i64 {
     ns.div_euclid(1_000)
@@ -53,6 +75,22 @@ pub fn ns_to_us(ns: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ms1_is_the_float_formatting() {
+        let mut values: Vec<i64> = vec![0, 1, 49_999, 50_000, 50_001, 99_999, 100_000, 250_000];
+        values.extend([1_050_000, 34_050_000, 12_345_678_901, i64::MAX / 2]);
+        // Every tie and its neighbours up to 10 s, and a spread of others.
+        for t in (0..100_000i64).map(|k| k * 100_000 + 50_000) {
+            values.extend([t - 1, t, t + 1]);
+        }
+        values.extend((0..200_000i64).map(|k| k * 7_919_333));
+        for v in values {
+            for v in [v, -v] {
+                assert_eq!(Ms1(v).to_string(), format!("{:.1}", ns_to_ms(v)), "{v} ns");
+            }
+        }
+    }
 
     #[test]
     fn micro_and_nano_resolutions() {

@@ -19,7 +19,7 @@
 use crate::stream::Side;
 use crate::tcp::conn::{Connection, Vantage};
 use crate::tcp::timeline::SegKind;
-use crate::time::{ns_to_ms, Timestamp};
+use crate::time::{Ms1, Timestamp};
 use crate::transaction::Transaction;
 
 use super::rtt::{self, PathRtt};
@@ -133,10 +133,9 @@ pub fn blame_connection(
             conn_id: conn.id,
             tx_index: t.index,
             mss,
-            // The client's port is ephemeral: name its host.
             endpoints: [
-                format!("client {}", conn.client.ip()),
-                format!("server {}", conn.server),
+                stalls::Endpoint::Client(conn.client.ip()),
+                stalls::Endpoint::Server(conn.server),
             ],
         };
         let b = blame_transaction(
@@ -227,9 +226,9 @@ fn blame_transaction(
             duration_ns: d.answer_ts.since(d.query_ts),
             frames: vec![d.query_frame, d.answer_frame],
             detail: format!(
-                "resolving {} took {:.1} ms{}",
+                "resolving {} took {} ms{}",
                 d.name,
-                ns_to_ms(d.answer_ts.since(d.query_ts)),
+                Ms1(d.answer_ts.since(d.query_ts)),
                 if d.retries > 0 {
                     format!(
                         " ({} retries: the resolver did not answer the first query)",
@@ -259,9 +258,9 @@ fn blame_transaction(
                 duration_ns: last_syn.ts.since(syn.ts),
                 frames: vec![syn.frame, last_syn.frame],
                 detail: format!(
-                    "the SYN was sent {} times; the connection waited {:.1} ms for the retransmission timeout (initial RTO 1 s, RFC 6298 §2.1)",
+                    "the SYN was sent {} times; the connection waited {} ms for the retransmission timeout (initial RTO 1 s, RFC 6298 §2.1)",
                     h.syn_retransmits + 1,
-                    ns_to_ms(last_syn.ts.since(syn.ts))
+                    Ms1(last_syn.ts.since(syn.ts))
                 ),
                 confidence: Confidence::High,
                 vantage: ctx.vantage,
@@ -475,10 +474,10 @@ fn slow_start_by_rate(
         duration_ns: excess,
         frames: vec![t.response.as_ref().map_or(0, |r| r.first_frame)],
         detail: format!(
-            "{bytes} bytes would take {:.1} ms at the connection's best delivery rate ({:.2} Mbit/s); the transfer took {:.1} ms more while the congestion window grew{}",
-            ns_to_ms(ideal),
+            "{bytes} bytes would take {} ms at the connection's best delivery rate ({:.2} Mbit/s); the transfer took {} ms more while the congestion window grew{}",
+            Ms1(ideal),
             rate * 8.0 / 1e6,
-            ns_to_ms(excess),
+            Ms1(excess),
             if restarted && !young { " again after idle (slow-start restart)" } else { "" }
         ),
         confidence: Confidence::Medium,
@@ -566,8 +565,8 @@ fn wait_claims(
             duration_ns: hol_end.since(w0),
             frames: vec![response_frame],
             detail: format!(
-                "pipelined request waited {:.1} ms beyond the round trip for earlier responses on the connection",
-                ns_to_ms(hol_end.since(w0))
+                "pipelined request waited {} ms beyond the round trip for earlier responses on the connection",
+                Ms1(hol_end.since(w0))
             ),
             confidence: Confidence::High,
             vantage: ctx.vantage,
@@ -596,9 +595,9 @@ fn wait_claims(
             duration_ns: e.ts.since(from),
             frames: vec![e.frame],
             detail: format!(
-                "request data was retransmitted (frame {}) {:.1} ms into the wait",
+                "request data was retransmitted (frame {}) {} ms into the wait",
                 e.frame,
-                ns_to_ms(e.ts.since(from))
+                Ms1(e.ts.since(from))
             ),
             confidence: Confidence::High,
             vantage: ctx.vantage,
@@ -622,9 +621,9 @@ fn wait_claims(
             duration_ns: server,
             frames: vec![response_frame],
             detail: format!(
-                "the server took {:.1} ms to start responding (wait minus one capture↔server round trip of {:.1} ms)",
-                ns_to_ms(server),
-                ns_to_ms(ctx.rtt.server_leg.unwrap_or(0))
+                "the server took {} ms to start responding (wait minus one capture↔server round trip of {} ms)",
+                Ms1(server),
+                Ms1(ctx.rtt.server_leg.unwrap_or(0))
             ),
             confidence,
             vantage: ctx.vantage,

@@ -23,7 +23,7 @@
 use crate::stream::Side;
 use crate::tcp::conn::Vantage;
 use crate::tcp::timeline::{SegEvent, SegKind};
-use crate::time::{ns_to_ms, Timestamp};
+use crate::time::{Ms1, Timestamp};
 
 use super::rtt::PathRtt;
 use super::{Cause, Confidence, Finding};
@@ -76,8 +76,26 @@ pub struct StallContext<'a> {
     pub tx_index: u32,
     /// Maximum segment size of each side's data (index with `Side::index()`).
     pub mss: [u64; 2],
-    /// "ip:port" of each side, for recommendations.
-    pub endpoints: [String; 2],
+    /// Each side, for recommendations.
+    pub endpoints: [Endpoint; 2],
+}
+
+/// A side named for a person: the client by its host (its port is
+/// ephemeral), the server by "ip:port". Formatted only when a finding names
+/// it, not once per transaction.
+#[derive(Clone, Copy, Debug)]
+pub enum Endpoint {
+    Client(std::net::IpAddr),
+    Server(std::net::SocketAddr),
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Client(ip) => write!(f, "client {ip}"),
+            Endpoint::Server(addr) => write!(f, "server {addr}"),
+        }
+    }
 }
 
 /// Receiver state just before event `i`: its latest ACK of the sender's data
@@ -205,9 +223,9 @@ pub fn analyze(
                 gap,
                 frames,
                 format!(
-                    "{} data stalled {:.1} ms until frame {} repaired it ({how})",
+                    "{} data stalled {} ms until frame {} repaired it ({how})",
                     sender.as_str(),
-                    ns_to_ms(gap),
+                    Ms1(gap),
                     next.frame
                 ),
                 confidence,
@@ -233,9 +251,9 @@ pub fn analyze(
                 gap,
                 frames,
                 format!(
-                    "{} waited {:.1} ms: the receiver advertised {} bytes with {} in flight (window full when in flight + MSS {} > window)",
+                    "{} waited {} ms: the receiver advertised {} bytes with {} in flight (window full when in flight + MSS {} > window)",
                     sender.as_str(),
-                    ns_to_ms(gap),
+                    Ms1(gap),
                     window_before.unwrap_or(0),
                     in_flight,
                     mss
@@ -278,8 +296,8 @@ pub fn analyze(
                     });
                     let why = if excess >= DELAYED_ACK_MIN_EXCESS_NS {
                         format!(
-                            "that ACK came {:.1} ms late (delayed ACK ≥ {} ms beyond the RTT): Nagle × delayed ACK",
-                            ns_to_ms(excess),
+                            "that ACK came {} ms late (delayed ACK ≥ {} ms beyond the RTT): Nagle × delayed ACK",
+                            Ms1(excess),
                             DELAYED_ACK_MIN_EXCESS_NS / 1_000_000
                         )
                     } else {
@@ -293,9 +311,9 @@ pub fn analyze(
                         gap,
                         frames,
                         format!(
-                            "{who} held a {}-byte segment {:.1} ms until frame {} acknowledged the earlier {in_flight} bytes (Nagle, RFC 896); {why}",
+                            "{who} held a {}-byte segment {} ms until frame {} acknowledged the earlier {in_flight} bytes (Nagle, RFC 896); {why}",
                             next.len(),
-                            ns_to_ms(gap),
+                            Ms1(gap),
                             ack.frame,
                         ),
                         Confidence::High,
@@ -325,9 +343,9 @@ pub fn analyze(
                         excess.min(gap),
                         frames,
                         format!(
-                            "{} waited for an ACK that {peer} delayed {:.1} ms beyond the RTT (frame {})",
+                            "{} waited for an ACK that {peer} delayed {} ms beyond the RTT (frame {})",
                             sender.as_str(),
-                            ns_to_ms(excess),
+                            Ms1(excess),
                             ack.frame
                         ),
                         Confidence::Medium,
@@ -359,9 +377,9 @@ pub fn analyze(
                 gap,
                 frames,
                 format!(
-                    "{} sent nothing for {:.1} ms with all its data acknowledged and the window open: the application was not writing",
+                    "{} sent nothing for {} ms with all its data acknowledged and the window open: the application was not writing",
                     sender.as_str(),
-                    ns_to_ms(gap)
+                    Ms1(gap)
                 ),
                 Confidence::Medium,
             ));
@@ -387,9 +405,9 @@ pub fn analyze(
                 gap,
                 frames,
                 format!(
-                    "{} sent nothing for {:.1} ms with {in_flight} bytes unacknowledged; {}",
+                    "{} sent nothing for {} ms with {in_flight} bytes unacknowledged; {}",
                     sender.as_str(),
-                    ns_to_ms(gap),
+                    Ms1(gap),
                     if acks_seen {
                         "longer than two round trips and no retransmission was captured (loss before the capture point?)"
                     } else {
@@ -419,9 +437,9 @@ pub fn analyze(
             slow_start_ns,
             data.first().map(|&i| vec![ev[i].frame]).unwrap_or_default(),
             format!(
-                "{} paused {slow_start_gaps} times ({:.1} ms) waiting for ACKs with data in flight: congestion window growing (first flight {initial_window} segments)",
+                "{} paused {slow_start_gaps} times ({} ms) waiting for ACKs with data in flight: congestion window growing (first flight {initial_window} segments)",
                 sender.as_str(),
-                ns_to_ms(slow_start_ns)
+                Ms1(slow_start_ns)
             ),
             Confidence::Medium,
         ));
@@ -475,12 +493,12 @@ fn loss_intervals(
             d,
             vec![anchor, r.frame],
             format!(
-                "{} bytes of {} data were retransmitted in frame {} ({}), {:.1} ms after {how} (frame {anchor})",
+                "{} bytes of {} data were retransmitted in frame {} ({}), {} ms after {how} (frame {anchor})",
                 r.len(),
                 sender.as_str(),
                 r.frame,
                 if r.kind == SegKind::FastRetransmit { "fast retransmission" } else { "after a timeout" },
-                ns_to_ms(d)
+                Ms1(d)
             ),
             Confidence::High,
         ));

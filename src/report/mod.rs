@@ -91,6 +91,19 @@ struct QualityAcc {
     payload: u64,
 }
 
+/// The top findings' order: longest first, then a total order so the list
+/// is the same whatever order connections finish in.
+fn top_order(a: &FindingOut, b: &FindingOut) -> std::cmp::Ordering {
+    b.duration_us
+        .cmp(&a.duration_us)
+        .then(a.start_us.cmp(&b.start_us))
+        .then(a.kind.cmp(&b.kind))
+        .then(a.connection.cmp(&b.connection))
+        .then(a.transaction.cmp(&b.transaction))
+        .then(a.frames.cmp(&b.frames))
+        .then(a.detail.cmp(&b.detail))
+}
+
 impl SummaryAcc {
     pub fn add(&mut self, r: &ConnectionRecord, out: &RecordOut) {
         use crate::tcp::conn::Vantage;
@@ -144,22 +157,18 @@ impl SummaryAcc {
                 e.1 = e.1.saturating_add(ms_to_us(f.saving_ms.unwrap_or(0.0)));
             }
             // Sub-millisecond evidence stays in `findings` but is not "top".
-            if f.duration_us >= 1000 {
-                self.top.push(f.clone());
-                self.top.sort_by(|a, b| {
-                    b.duration_us
-                        .cmp(&a.duration_us)
-                        .then(a.start_us.cmp(&b.start_us))
-                        .then(a.kind.cmp(&b.kind))
-                        // A total order: the same top list whatever order
-                        // connections finish in.
-                        .then(a.connection.cmp(&b.connection))
-                        .then(a.transaction.cmp(&b.transaction))
-                        .then(a.frames.cmp(&b.frames))
-                        .then(a.detail.cmp(&b.detail))
-                });
-                self.top.truncate(TOP_FINDINGS);
+            // Most findings do not make the list: compare before cloning.
+            if f.duration_us < 1000
+                || self
+                    .top
+                    .get(TOP_FINDINGS.saturating_sub(1))
+                    .is_some_and(|last| top_order(f, last).is_ge())
+            {
+                continue;
             }
+            let at = self.top.partition_point(|t| top_order(t, f).is_le());
+            self.top.insert(at, f.clone());
+            self.top.truncate(TOP_FINDINGS);
         }
     }
 

@@ -25,7 +25,7 @@ use crate::blame::{Confidence, Finding};
 use crate::histogram::Histogram;
 use crate::stream::Side;
 use crate::tcp::conn::{CloseHow, Vantage};
-use crate::time::{ns_to_ms, Timestamp};
+use crate::time::{Ms1, Timestamp};
 
 /// Up to [`MAX_EVIDENCE_FRAMES`] connection ids and frames, and how many
 /// there were in all.
@@ -669,7 +669,7 @@ fn finding(
 }
 
 fn ms(ns: i64) -> String {
-    format!("{:.1} ms", ns_to_ms(ns))
+    format!("{} ms", Ms1(ns))
 }
 
 fn secs(ns: i64) -> String {
