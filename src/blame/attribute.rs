@@ -103,20 +103,21 @@ pub fn blame_connection(
             .dir(s.other())
             .mss
             .map(|m| u64::from(m).saturating_sub(if timestamps { 12 } else { 0 }));
-        let seen = conn
-            .timeline
-            .events
-            .iter()
-            .filter(|e| e.side == s && e.kind == SegKind::New)
-            .map(|e| e.end - e.start)
-            .max()
-            .unwrap_or(0);
         match announced {
             // TSO captures show segments larger than the MSS; keep the MSS.
             Some(m) => m.max(1),
-            None => seen
-                .clamp(1, 65_535)
-                .max(if seen == 0 { DEFAULT_MSS } else { 1 }),
+            None => {
+                let seen = conn
+                    .timeline
+                    .events
+                    .iter()
+                    .filter(|e| e.side == s && e.kind == SegKind::New)
+                    .map(|e| e.end - e.start)
+                    .max()
+                    .unwrap_or(0);
+                seen.clamp(1, 65_535)
+                    .max(if seen == 0 { DEFAULT_MSS } else { 1 })
+            }
         }
     });
     let vantage = conn.vantage();
@@ -577,10 +578,13 @@ fn wait_claims(
     }
     // A request segment resent during the wait: the server could not answer
     // before the repair arrived.
-    let retrans =
-        ctx.events.iter().rev().find(|e| {
-            e.side == Side::Client && e.kind.is_retransmission() && e.ts > from && e.ts < to
-        });
+    // (A binary search, as the stall analysis does: a scan of the whole
+    // timeline per transaction made long keep-alive connections quadratic.)
+    let lo = ctx.events.partition_point(|e| e.ts <= from);
+    let hi = ctx.events.partition_point(|e| e.ts < to).max(lo);
+    let retrans = ctx.events[lo..hi].iter().rev().find(|e| {
+        e.side == Side::Client && e.kind.is_retransmission() && e.ts > from && e.ts < to
+    });
     if let Some(e) = retrans {
         claims.push(Claim {
             cause: Cause::LossRecovery,
