@@ -582,9 +582,10 @@ fn wait_claims(
     // timeline per transaction made long keep-alive connections quadratic.)
     let lo = ctx.events.partition_point(|e| e.ts <= from);
     let hi = ctx.events.partition_point(|e| e.ts < to).max(lo);
-    let retrans = ctx.events[lo..hi].iter().rev().find(|e| {
-        e.side == Side::Client && e.kind.is_retransmission() && e.ts > from && e.ts < to
-    });
+    let retrans = ctx.events[lo..hi]
+        .iter()
+        .rev()
+        .find(|e| e.side == Side::Client && e.kind.is_retransmission() && e.ts > from && e.ts < to);
     if let Some(e) = retrans {
         claims.push(Claim {
             cause: Cause::LossRecovery,

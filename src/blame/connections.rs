@@ -275,8 +275,10 @@ pub struct ConnectionAnalyzer {
     /// wild timestamp cannot finish every pair at once).
     recent_opens: std::collections::VecDeque<Timestamp>,
     pairs: BTreeMap<PairKey, PairState>,
-    /// (quiet after, pair): when a pair may be finished; stale entries
-    /// (the pair got a later connection) are skipped.
+    /// (quiet after, pair): when a pair may be finished, one entry per
+    /// pair. A pair's quiet time only moves later; an entry found early is
+    /// put back at the pair's time then (one entry per connection instead
+    /// held every connection of the last 2MSL: 4 MB on big.pcap).
     expiry: BinaryHeap<Reverse<(Timestamp, PairKey)>>,
     /// Statistics of the finished pairs, when asked for.
     keep_pairs: bool,
@@ -362,13 +364,15 @@ impl ConnectionAnalyzer {
         self.recent_opens.push_back(m.open);
         self.expire(emit);
         let key = (b.client.ip(), b.server);
-        let pair = self
-            .pairs
-            .entry(key)
-            .or_insert_with(|| PairState::new(key.0, key.1));
+        let mut new_pair = false;
+        let pair = self.pairs.entry(key).or_insert_with(|| {
+            new_pair = true;
+            PairState::new(key.0, key.1)
+        });
         pair.add(&m, &self.options, emit);
-        let quiet = pair.quiet_after();
-        self.expiry.push(Reverse((quiet, key)));
+        if new_pair {
+            self.expiry.push(Reverse((pair.quiet_after(), key)));
+        }
     }
 
     /// Finishes the pairs quiet since before the watermark.
@@ -381,9 +385,13 @@ impl ConnectionAnalyzer {
                 break;
             }
             self.expiry.pop();
-            let current = self.pairs.get(&key).map(|p| p.quiet_after());
-            if current != Some(at) {
-                continue;
+            match self.pairs.get(&key).map(|p| p.quiet_after()) {
+                Some(current) if current == at => {}
+                Some(later) => {
+                    self.expiry.push(Reverse((later, key)));
+                    continue;
+                }
+                None => continue,
             }
             if let Some(pair) = self.pairs.remove(&key) {
                 let origin = self.origin.unwrap_or_default();
