@@ -383,28 +383,31 @@ impl Pairing {
         self.next_response
     }
 
+    /// The transaction a request line starts; the line's strings move into
+    /// it (one request line per transaction: no copies).
     fn request_tx(
         &self,
-        line: Option<&RequestLine>,
+        line: Option<RequestLine>,
         summary: Option<&HeaderSummary>,
         span: Span,
     ) -> Transaction {
         let mut tx = empty_tx();
         if let Some(line) = line {
-            tx.method = Some(line.method.clone());
-            tx.uri = (!line.target.is_empty()).then(|| line.target.clone());
-            tx.host = request_host(line, summary);
+            tx.host = request_host(&line, summary);
             tx.version = line.version_label();
+            tx.uri = (!line.target.is_empty()).then_some(line.target);
+            tx.method = Some(line.method);
         }
         tx.pipelined = self.is_pipelined(span.start);
         tx
     }
 
     fn request_head(&mut self, head: Head, span: Span, head_bytes: u64) -> Framing {
-        let StartLine::Request(line) = &head.start else {
+        let Head { start, fields, .. } = head;
+        let StartLine::Request(line) = start else {
             return Framing::NoBody;
         };
-        let summary = framing::summarize(head.fields.iter_bytes());
+        let summary = framing::summarize(fields.iter_bytes());
         let simple = line.is_simple();
         let decision = if simple {
             framing::Decision {
@@ -423,7 +426,7 @@ impl Pairing {
             self.close_announced = true;
         }
         let mut tx = self.request_tx(Some(line), Some(&summary), span);
-        tx.request = Some(self.message(span, head_bytes, &head.fields, &summary, decision.framing));
+        tx.request = Some(self.message(span, head_bytes, &fields, &summary, decision.framing));
         let entry = self.push_request(tx, simple);
         self.current[Role::Request.index()] = Some(Current {
             entry,
@@ -529,14 +532,14 @@ impl Pairing {
         let message = new_message(span, partial.head_bytes);
         match (role, partial.start) {
             (Role::Request, start) => {
-                let line = match &start {
+                let line = match start {
                     Some(StartLine::Request(line)) => Some(line),
                     _ => None,
                 };
+                let simple = line.as_ref().is_some_and(RequestLine::is_simple);
                 let mut tx = self.request_tx(line, None, span);
                 tx.request = Some(message);
                 tx.incomplete = Some(reason);
-                let simple = line.is_some_and(RequestLine::is_simple);
                 self.push_request(tx, simple);
             }
             (Role::Response, Some(StartLine::Status(line)))

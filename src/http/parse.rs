@@ -43,7 +43,17 @@ impl Version {
 
     /// `HTTP/1.1` etc.
     pub fn label(self) -> String {
-        format!("HTTP/{}.{}", self.major, self.minor)
+        // The parser reads one digit each; without the formatting
+        // machinery (one label per message).
+        if self.major > 9 || self.minor > 9 {
+            return format!("HTTP/{}.{}", self.major, self.minor);
+        }
+        let mut s = String::with_capacity(8);
+        s.push_str("HTTP/");
+        s.push(char::from(b'0' + self.major));
+        s.push('.');
+        s.push(char::from(b'0' + self.minor));
+        s
     }
 }
 
