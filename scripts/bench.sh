@@ -16,8 +16,9 @@ set -euo pipefail
 cap=${1:?usage: scripts/bench.sh CAPTURE [RUNS]}
 runs=${2:-3}
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
+cargo build --release --quiet --bin wireblame --example floor
 bin=target/release/wireblame
+floor_bin=target/release/examples/floor
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -44,6 +45,10 @@ measure() { # name, command...
 }
 
 measure "floor (decode only)" "$bin" analyze --decode-only -f ndjson -o /dev/null "$cap"
+# The floor as issue 7 words it: pcap-parser's reader and etherparse's
+# slicing, nothing else (examples/floor.rs). The ratios use wireblame's own
+# decode-only pass above, which is the faster of the two.
+measure "floor, pcap-parser + etherparse" "$floor_bin" "$cap"
 measure "wireblame json" "$bin" analyze -f json -o /dev/null "$cap"
 measure "wireblame ndjson" "$bin" analyze -f ndjson -o /dev/null "$cap"
 measure "wireblame ndjson, 1 thread" "$bin" analyze -f ndjson --threads 1 -o /dev/null "$cap"
