@@ -150,7 +150,6 @@ pub struct Transaction {
     /// The request's version, else the response's (`HTTP/1.1`, `HTTP/0.9`).
     pub version: Option<String>,
     pub status: Option<u16>,
-    pub reason: Option<String>,
     /// 1xx codes before the final response (101 is final).
     pub interim: Vec<u16>,
     pub request: Option<Message>,

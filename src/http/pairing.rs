@@ -192,7 +192,6 @@ fn empty_tx() -> Transaction {
         host: None,
         version: None,
         status: None,
-        reason: None,
         interim: Vec::new(),
         request: None,
         response: None,
@@ -482,7 +481,6 @@ impl Pairing {
                 }
             } else {
                 tx.status = Some(line.code);
-                tx.reason = Some(line.reason.clone());
                 tx.version.get_or_insert_with(|| line.version.label());
                 tx.response = Some(message);
                 if decision.framing == Framing::Tunnel {
@@ -558,7 +556,6 @@ impl Pairing {
                 if let Some(entry) = self.entries.get_mut(idx) {
                     if let Some(StartLine::Status(line)) = start {
                         entry.tx.status = Some(line.code);
-                        entry.tx.reason = Some(line.reason);
                         entry.tx.version.get_or_insert_with(|| line.version.label());
                     }
                     entry.tx.response = Some(message);
