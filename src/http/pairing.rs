@@ -233,11 +233,12 @@ fn absolute_authority(target: &str) -> Option<&str> {
 
 /// Host per RFC 9112 §3.2.2: an absolute target's authority wins over Host;
 /// a CONNECT target is itself the authority.
-fn request_host(line: &RequestLine, summary: Option<&HeaderSummary>) -> Option<String> {
+/// `host_field`: the request's Host field, if any (moved, not copied).
+fn request_host(line: &RequestLine, host_field: Option<String>) -> Option<String> {
     if let Some(authority) = absolute_authority(&line.target) {
         return Some(authority.to_owned());
     }
-    match summary.and_then(|s| s.host.clone()) {
+    match host_field {
         Some(host) => Some(host),
         None if line.method == "CONNECT" => Some(line.target.clone()),
         None => None,
@@ -387,12 +388,12 @@ impl Pairing {
     fn request_tx(
         &self,
         line: Option<RequestLine>,
-        summary: Option<&HeaderSummary>,
+        host_field: Option<String>,
         span: Span,
     ) -> Transaction {
         let mut tx = empty_tx();
         if let Some(line) = line {
-            tx.host = request_host(&line, summary);
+            tx.host = request_host(&line, host_field);
             tx.version = line.version_label();
             tx.uri = (!line.target.is_empty()).then_some(line.target);
             tx.method = Some(line.method);
@@ -406,7 +407,7 @@ impl Pairing {
         let StartLine::Request(line) = start else {
             return Framing::NoBody;
         };
-        let summary = framing::summarize(fields.iter_bytes());
+        let mut summary = framing::summarize(fields.iter_bytes());
         let simple = line.is_simple();
         let decision = if simple {
             framing::Decision {
@@ -424,7 +425,8 @@ impl Pairing {
         if version.is_some_and(|v| framing::persistence(v, &summary) == Persistence::Close) {
             self.close_announced = true;
         }
-        let mut tx = self.request_tx(Some(line), Some(&summary), span);
+        let host_field = summary.host.take();
+        let mut tx = self.request_tx(Some(line), host_field, span);
         tx.request = Some(self.message(span, head_bytes, &fields, &summary, decision.framing));
         let entry = self.push_request(tx, simple);
         self.current[Role::Request.index()] = Some(Current {
