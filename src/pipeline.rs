@@ -268,13 +268,30 @@ pub fn run_connections(
     options: &PassOptions,
     sink: &mut dyn FnMut(Finished),
 ) -> Result<PassSummary, Error> {
+    // Each file is opened only when its turn comes (a later missing file
+    // still fails after the earlier ones were read, as before).
+    let readers = paths
+        .iter()
+        .map(|path| CaptureReader::open(path).map(|r| (path.clone(), r)));
+    run_readers(readers, options, sink)
+}
+
+/// The pass over already opened captures, `(name, reader)` in order: what
+/// [`run_connections`] does after opening its files (the fuzz target feeds
+/// in-memory bytes through here).
+pub fn run_readers(
+    readers: impl IntoIterator<Item = Result<(String, CaptureReader), Error>>,
+    options: &PassOptions,
+    sink: &mut dyn FnMut(Finished),
+) -> Result<PassSummary, Error> {
     let mut summary = PassSummary::default();
     let mut table = FlowTable::new();
     if !options.keep_headers {
         table.http_limits.max_headers_kept = 0;
     }
-    for (file, path) in paths.iter().enumerate() {
-        let mut reader = CaptureReader::open(path)?;
+    for (file, opened) in readers.into_iter().enumerate() {
+        let (path, mut reader) = opened?;
+        let path = path.as_str();
         let info = read_one(
             &mut reader,
             path,
