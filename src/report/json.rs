@@ -23,6 +23,7 @@ use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use serde::Serialize;
 
 use super::model::FindingOut;
+use super::to_json::{JsonBuf, ToJson};
 use super::{
     capture_out, record_out, tool, warnings_from, AnomalyAcc, ConnectionFindings, ReportOptions,
     SummaryAcc, SCHEMA_VERSION,
@@ -116,12 +117,12 @@ impl JsonReportWriter {
 
     /// Appends one array element, pretty-printed at the depth of the
     /// report's arrays, after a separator unless it is a piece's first.
-    fn element<T: Serialize>(&mut self, value: &T, first: bool) -> io::Result<()> {
+    fn element<T: ToJson>(&mut self, value: &T, first: bool) -> io::Result<()> {
         self.scratch.clear();
         if !first {
             self.scratch.extend_from_slice(b",\n    ");
         }
-        pretty_indented(&mut self.scratch, value, 4)?;
+        value.to_json(&mut JsonBuf::pretty(&mut self.scratch, 4));
         self.spool.append(&self.scratch)
     }
 
@@ -132,7 +133,7 @@ impl JsonReportWriter {
             if self.extra.len > 0 {
                 self.scratch.extend_from_slice(b",\n    ");
             }
-            pretty_indented(&mut self.scratch, f, 4)?;
+            f.to_json(&mut JsonBuf::pretty(&mut self.scratch, 4));
             self.extra.append(&self.scratch)?;
         }
         Ok(())
@@ -199,7 +200,11 @@ fn field<T: Serialize>(out: &mut dyn Write, buf: &mut Vec<u8>, value: &T) -> io:
 
 /// `serde_json::to_writer_pretty` of `value` as if nested `indent` spaces
 /// deep: every line after the first is indented that much more.
-fn pretty_indented<T: Serialize>(out: &mut Vec<u8>, value: &T, indent: usize) -> io::Result<()> {
+pub(crate) fn pretty_indented<T: Serialize>(
+    out: &mut Vec<u8>,
+    value: &T,
+    indent: usize,
+) -> io::Result<()> {
     let formatter = NestedPretty {
         base: indent,
         depth: 0,

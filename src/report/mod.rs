@@ -6,6 +6,7 @@ pub mod html;
 pub mod json;
 pub mod model;
 pub mod table;
+pub mod to_json;
 
 use crate::anomaly::AnomalyCounts;
 use crate::blame::attribute::TxBlame;
