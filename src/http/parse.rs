@@ -436,6 +436,14 @@ fn request_line_from(raw: RawRequestLine<'_>) -> RequestLine {
     }
 }
 
+/// Whether a line (without its line end) is an HTTP/0.9 simple request,
+/// as [`RequestLine::is_simple`] of its parse, without copying its parts.
+pub fn is_simple_request_line(line: &[u8]) -> bool {
+    request_line(strip_cr(line)).is_ok_and(|(_, raw)| {
+        raw.version == RequestVersion::Missing && raw.method == b"GET" && !raw.target.is_empty()
+    })
+}
+
 /// Parses a request line (without its line end).
 pub fn parse_request_line(line: &[u8]) -> Result<RequestLine, HeadError> {
     let (_, raw) = request_line(strip_cr(line)).map_err(|_| HeadError::BadRequestLine)?;
@@ -621,6 +629,19 @@ mod tests {
         assert!(!r.is_simple(), "only GET makes a simple request");
         let r = parse_request_line(b"OPTIONS").unwrap();
         assert_eq!((r.target.as_str(), r.is_simple()), ("", false));
+        for line in [
+            &b"GET /old"[..],
+            b"GET /old\r",
+            b"GET /a HTTP/1.1",
+            b"OPTIONS HTTP/1.1",
+            b"OPTIONS",
+            b"get /x",
+            b"GET",
+            b"\xffGET /x",
+        ] {
+            let parsed = parse_request_line(line).is_ok_and(|r| r.is_simple());
+            assert_eq!(is_simple_request_line(line), parsed, "{line:?}");
+        }
     }
 
     #[test]

@@ -454,7 +454,7 @@ impl MessageReader {
                 .first_lf
                 .and_then(|lf| self.buf.get(..lf))
                 .unwrap_or_default();
-            complete = parse::parse_request_line(line).is_ok_and(|r| r.is_simple());
+            complete = parse::is_simple_request_line(line);
         }
         if complete {
             self.complete_head(scan, sink);

@@ -76,6 +76,9 @@ impl SegEvent {
     }
 }
 
+/// Events a timeline makes room for at its second segment.
+const FIRST_GROWTH: usize = 16;
+
 /// The recorded segments of one connection, in capture order.
 #[derive(Debug, Default)]
 pub struct Timeline {
@@ -89,9 +92,13 @@ impl Timeline {
             // Room for exactly one event at first: most connections of a SYN
             // flood never send a second segment, and a default first growth
             // (4 events, 288 bytes) would cost 216 bytes each for nothing.
-            // Later growth doubles as usual.
-            if self.events.capacity() == 0 {
-                self.events.reserve_exact(1);
+            // A second segment makes a real connection (most have dozens):
+            // room for 16 then, rather than growing through 4 and 8 with a
+            // copy each time. Later growth doubles as usual.
+            match self.events.capacity() {
+                0 => self.events.reserve_exact(1),
+                1 => self.events.reserve_exact(FIRST_GROWTH - 1),
+                _ => {}
             }
             self.events.push(e);
         } else {
