@@ -65,23 +65,21 @@ impl<'a> JsonBuf<'a> {
     }
 
     /// An object key (a plain identifier: nothing to escape), with the
-    /// separator before it.
-    #[inline]
-    pub fn key(&mut self, first: bool, key: &'static str) {
+    /// separator before it. `compact` is the whole compact text, e.g.
+    /// `,"id":`: one constant copy (see [`object_fields`]).
+    #[inline(always)]
+    fn key(&mut self, first: bool, compact: &'static [u8], key: &'static str) {
         match self.pretty {
-            None => {
-                self.out
-                    .extend_from_slice(if first { b"\"" } else { b",\"" });
-                self.out.extend_from_slice(key.as_bytes());
-                self.out.extend_from_slice(b"\":");
-            }
-            Some(_) => {
-                self.newline(if first { b"\n" } else { b",\n" });
-                self.out.push(b'"');
-                self.out.extend_from_slice(key.as_bytes());
-                self.out.extend_from_slice(b"\": ");
-            }
+            None => self.out.extend_from_slice(compact),
+            Some(_) => self.pretty_key(first, key),
         }
+    }
+
+    fn pretty_key(&mut self, first: bool, key: &str) {
+        self.newline(if first { b"\n" } else { b",\n" });
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\": ");
     }
 }
 
@@ -104,7 +102,12 @@ macro_rules! object_fields {
         let w: &mut JsonBuf<'_> = $w;
         let mut first = $first;
         $(
-            w.key(first, stringify!($key));
+            let compact: &'static [u8] = if first {
+                concat!("\"", stringify!($key), "\":").as_bytes()
+            } else {
+                concat!(",\"", stringify!($key), "\":").as_bytes()
+            };
+            w.key(first, compact, stringify!($key));
             ToJson::to_json(&$value, w);
             #[allow(unused_assignments)]
             { first = false; }
