@@ -103,13 +103,13 @@ struct NdjsonSink {
 }
 
 impl NdjsonSink {
-    fn record(&mut self, r: ConnectionRecord) {
+    fn record(&mut self, r: &ConnectionRecord) {
         if self.error.is_some() {
             return;
         }
-        let keep = self.filters.iter().all(|f| f.matches(&r));
+        let keep = self.filters.iter().all(|f| f.matches(r));
         let (out, acc, error) = (&mut self.out, &mut self.acc, &mut self.error);
-        self.analysis.push(&r, keep, &mut |f| {
+        self.analysis.push(r, keep, &mut |f| {
             acc.add_findings(std::slice::from_ref(&f));
             if error.is_none() {
                 *error = out.record_line("finding", &f).err();
@@ -118,9 +118,9 @@ impl NdjsonSink {
         if !keep || self.error.is_some() {
             return;
         }
-        let lines = report::record_out(&r, self.multi);
+        let lines = report::record_out(r, self.multi);
         self.anomalies.add(r.id, &r.anomalies);
-        self.acc.add(&r, &lines);
+        self.acc.add(r, &lines);
         let out = &mut self.out;
         let written = out
             .record_line("connection", &lines.connection)
@@ -178,22 +178,32 @@ fn pass<S: Send + 'static>(
     config: &Config,
     options: &PassOptions,
     mut sink: S,
-    consume: fn(&mut S, ConnectionRecord),
+    consume: fn(&mut S, &ConnectionRecord),
 ) -> Result<(S, pipeline::PassSummary), Error> {
     if config.threads <= 1 {
-        let summary = pipeline::run(&config.captures, options, &mut |r| consume(&mut sink, r))?;
+        let summary = pipeline::run(&config.captures, options, &mut |r| consume(&mut sink, &r))?;
         return Ok((sink, summary));
     }
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<pipeline::Finished>>(WRITER_QUEUE);
+    // Records go back to be dropped where their parts were allocated: a
+    // free from another thread costs the allocator several times a local one
+    // (the owner has to collect it later), and a record holds a dozen
+    // allocations per transaction.
+    let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Vec<ConnectionRecord>>(WRITER_QUEUE);
     let keep_timeline = options.keep_timeline;
     let writer = std::thread::Builder::new()
         .name("wireblame-output".into())
         .spawn(move || {
             let mut numbering = pipeline::Numbering::default();
             for batch in rx {
+                let mut done = Vec::with_capacity(batch.len());
                 for f in batch {
-                    consume(&mut sink, numbering.record(f, keep_timeline));
+                    let record = numbering.record(f, keep_timeline);
+                    consume(&mut sink, &record);
+                    done.push(record);
                 }
+                // Full (the pass is busy): dropped here instead.
+                let _ = done_tx.try_send(done);
             }
             sink
         })
@@ -207,6 +217,9 @@ fn pass<S: Send + 'static>(
                 &mut batch,
                 Vec::with_capacity(WRITER_BATCH),
             ));
+            while let Ok(done) = done_rx.try_recv() {
+                drop(done);
+            }
         }
     });
     if !batch.is_empty() {
@@ -313,8 +326,8 @@ fn run_json(config: &Config, options: &PassOptions, mut out: Output) -> Result<(
     };
     let (spooler, summary) = pass(config, options, spooler, |s, r| {
         if s.error.is_none() {
-            let keep = s.filters.iter().all(|f| f.matches(&r));
-            s.error = s.writer.add(&r, keep).err();
+            let keep = s.filters.iter().all(|f| f.matches(r));
+            s.error = s.writer.add(r, keep).err();
         }
     })?;
     let writer = spooler.writer;
