@@ -381,6 +381,7 @@ fn read_one(
     };
     let mut done = |conn: Connection| sink(Finished { conn, file });
     let mut prev_ts: Option<Timestamp> = None;
+    let mut link_run: Option<(u32, u64)> = None;
     let mut defrag = crate::defrag::Defragmenter::default();
     let mut dns = crate::dns::DnsTable::new();
     while let Some(frame) = reader.next_frame()? {
@@ -391,7 +392,16 @@ fn read_one(
             }
         }
         info.bytes += frame.data.len() as u64;
-        *info.link_types.entry(frame.link_type).or_insert(0) += 1;
+        // Counted per run of one link type (a map lookup per frame showed
+        // in profiles); the last run is added after the loop.
+        match &mut link_run {
+            Some((link, n)) if *link == frame.link_type => *n += 1,
+            _ => {
+                if let Some((link, n)) = link_run.replace((frame.link_type, 1)) {
+                    *info.link_types.entry(link).or_insert(0) += n;
+                }
+            }
+        }
         info.first_ts = Some(info.first_ts.map_or(frame.ts, |t| t.min(frame.ts)));
         info.last_ts = Some(info.last_ts.map_or(frame.ts, |t| t.max(frame.ts)));
         if prev_ts.is_some_and(|p| frame.ts < p) {
@@ -441,6 +451,9 @@ fn read_one(
             }
             Decoded::Malformed(layer) => *summary.decode.malformed.entry(layer).or_insert(0) += 1,
         }
+    }
+    if let Some((link, n)) = link_run {
+        *info.link_types.entry(link).or_insert(0) += n;
     }
     if let Some(d) = reader.damage() {
         summary.anomalies.add_n(

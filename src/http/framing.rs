@@ -96,8 +96,22 @@ pub fn parse_length(s: &str) -> Option<u64> {
 
 /// Collects the framing-relevant facts from all fields (not just the kept ones).
 pub fn summarize<'a>(fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> HeaderSummary {
-    let mut lengths: Vec<Option<u64>> = Vec::new();
-    let mut codings: Vec<String> = Vec::new();
+    // Content-Length values in order, folded as they come (no list: this
+    // runs for every message): the first, and whether a later one is invalid
+    // or differs.
+    let mut first_length: Option<Option<u64>> = None;
+    let (mut later_invalid, mut later_differs) = (false, false);
+    let mut length = |v: Option<u64>| match first_length {
+        None => first_length = Some(v),
+        Some(first) => {
+            later_invalid |= v.is_none();
+            later_differs |= v != first;
+        }
+    };
+    // Transfer codings: whether the last is chunked, and whether all are
+    // identity (compared without case, as RFC 9110 §10.1.4 says).
+    let mut last_chunked: Option<bool> = None;
+    let mut all_identity = true;
     let mut summary = HeaderSummary {
         content_length: ContentLength::Absent,
         transfer_coding: TransferCoding::Absent,
@@ -112,13 +126,19 @@ pub fn summarize<'a>(fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> 
         if name.eq_ignore_ascii_case(b"content-length") {
             let value = value();
             // A list like "5, 5" is allowed when all values agree (RFC 9110 §8.6).
-            let before = lengths.len();
-            lengths.extend(comma_list(&value).map(parse_length));
-            if lengths.len() == before {
-                lengths.push(None);
+            let mut any = false;
+            for v in comma_list(&value) {
+                length(parse_length(v));
+                any = true;
+            }
+            if !any {
+                length(None);
             }
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            codings.extend(comma_list(&value()).map(str::to_ascii_lowercase));
+            for coding in comma_list(&value()) {
+                last_chunked = Some(coding.eq_ignore_ascii_case("chunked"));
+                all_identity &= coding.eq_ignore_ascii_case("identity");
+            }
         } else if name.eq_ignore_ascii_case(b"host") {
             if summary.host.is_none() {
                 summary.host = Some(value().trim().to_owned());
@@ -133,24 +153,18 @@ pub fn summarize<'a>(fields: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> 
             summary.expect_continue |= value().trim().eq_ignore_ascii_case("100-continue");
         }
     }
-    summary.content_length = match lengths.split_first() {
+    summary.content_length = match first_length {
         None => ContentLength::Absent,
-        Some((None, _)) => ContentLength::Invalid,
-        Some((Some(first), others)) => {
-            if others.iter().any(Option::is_none) {
-                ContentLength::Invalid
-            } else if others.iter().all(|o| *o == Some(*first)) {
-                ContentLength::Valid(*first)
-            } else {
-                ContentLength::Conflicting(*first)
-            }
-        }
+        Some(None) => ContentLength::Invalid,
+        Some(Some(_)) if later_invalid => ContentLength::Invalid,
+        Some(Some(first)) if later_differs => ContentLength::Conflicting(first),
+        Some(Some(first)) => ContentLength::Valid(first),
     };
-    summary.transfer_coding = match codings.last().map(String::as_str) {
+    summary.transfer_coding = match last_chunked {
         None => TransferCoding::Absent,
-        Some("chunked") => TransferCoding::ChunkedLast,
-        Some(_) if codings.iter().all(|c| c == "identity") => TransferCoding::Identity,
-        Some(_) => TransferCoding::Other,
+        Some(true) => TransferCoding::ChunkedLast,
+        Some(false) if all_identity => TransferCoding::Identity,
+        Some(false) => TransferCoding::Other,
     };
     summary
 }
@@ -440,5 +454,66 @@ mod tests {
             fields(&[("Content-Length", "")]).content_length,
             ContentLength::Invalid
         );
+    }
+
+    /// The list-based fold `summarize` replaced (RFC 9110 §8.6, §10.1.4),
+    /// kept as the reference.
+    fn reference(list: &[(String, String)]) -> (ContentLength, TransferCoding) {
+        let (mut lengths, mut codings) = (Vec::new(), Vec::new());
+        for (name, value) in list {
+            if name.eq_ignore_ascii_case("content-length") {
+                let before = lengths.len();
+                lengths.extend(comma_list(value).map(parse_length));
+                if lengths.len() == before {
+                    lengths.push(None);
+                }
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                codings.extend(comma_list(value).map(str::to_ascii_lowercase));
+            }
+        }
+        let length = match lengths.split_first() {
+            None => ContentLength::Absent,
+            Some((None, _)) => ContentLength::Invalid,
+            Some((Some(first), others)) => {
+                if others.iter().any(Option::is_none) {
+                    ContentLength::Invalid
+                } else if others.iter().all(|o| *o == Some(*first)) {
+                    ContentLength::Valid(*first)
+                } else {
+                    ContentLength::Conflicting(*first)
+                }
+            }
+        };
+        let coding = match codings.last().map(String::as_str) {
+            None => TransferCoding::Absent,
+            Some("chunked") => TransferCoding::ChunkedLast,
+            Some(_) if codings.iter().all(|c| c == "identity") => TransferCoding::Identity,
+            Some(_) => TransferCoding::Other,
+        };
+        (length, coding)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn folds_like_the_lists(
+            list in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        "Content-Length", "content-length", "Transfer-Encoding",
+                        "transfer-encoding", "Host",
+                    ]),
+                    "(5|6|x|chunked|Chunked|identity|gzip| |,){0,4}",
+                ),
+                0..5,
+            )
+        ) {
+            let owned: Vec<(String, String)> =
+                list.iter().map(|(n, v)| (n.to_string(), v.clone())).collect();
+            let got = summarize(owned.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())));
+            proptest::prop_assert_eq!(
+                (got.content_length, got.transfer_coding),
+                reference(&owned)
+            );
+        }
     }
 }
