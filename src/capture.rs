@@ -128,7 +128,7 @@ enum Layout {
 
 /// Streaming reader over one capture file.
 pub struct CaptureReader {
-    source: Box<dyn Read>,
+    source: ReadAhead,
     buf: Vec<u8>,
     /// Start of unconsumed bytes in `buf`.
     start: usize,
@@ -182,10 +182,10 @@ impl CaptureReader {
         let prefix = magic[..n].to_vec();
         let chained = io::Cursor::new(prefix).chain(raw);
         let compressed = n == 2 && magic == [0x1f, 0x8b];
-        let source: Box<dyn Read> = if compressed {
-            Box::new(Decompressing::start(MultiGzDecoder::new(chained)))
+        let source = if compressed {
+            ReadAhead::start(MultiGzDecoder::new(chained), true)
         } else {
-            Box::new(chained)
+            ReadAhead::start(chained, false)
         };
         let mut reader = CaptureReader {
             source,
@@ -244,47 +244,53 @@ impl CaptureReader {
             if self.eof {
                 return Ok(false);
             }
-            // Move the unconsumed tail (less than one record) to the front,
-            // and grow only for a record larger than the buffer; the buffer
-            // is never zeroed again, so reading costs one copy from the kernel.
-            if self.start > 0 {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.end -= self.start;
-                self.start = 0;
-            }
-            let want = (n + READ_CHUNK).max(READ_CHUNK * 2);
-            if self.buf.len() < want {
-                self.buf.resize(want, 0);
-            }
-            let got = loop {
-                match self.source.read(&mut self.buf[self.end..]) {
-                    Ok(g) => break g,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        // A corrupt gzip stream is damage, not an I/O failure.
-                        if self.compressed
-                            && matches!(
-                                e.kind(),
-                                io::ErrorKind::InvalidInput
-                                    | io::ErrorKind::InvalidData
-                                    | io::ErrorKind::UnexpectedEof
-                            )
-                        {
-                            self.eof = true;
-                            self.set_damage(format!("decompression failed: {e}"));
-                            return Ok(false);
-                        }
-                        return Err(Error::Io {
-                            path: self.path.clone(),
-                            source: e,
-                        });
+            let (block, filled) = match self.source.next_block() {
+                Ok(Some(got)) => got,
+                Ok(None) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Err(e) => {
+                    self.eof = true;
+                    // A corrupt gzip stream is damage, not an I/O failure.
+                    if self.compressed
+                        && matches!(
+                            e.kind(),
+                            io::ErrorKind::InvalidInput
+                                | io::ErrorKind::InvalidData
+                                | io::ErrorKind::UnexpectedEof
+                        )
+                    {
+                        self.set_damage(format!("decompression failed: {e}"));
+                        return Ok(false);
                     }
+                    return Err(Error::Io {
+                        path: self.path.clone(),
+                        source: e,
+                    });
                 }
             };
-            self.end += got;
-            self.bytes_read += got as u64;
-            if got == 0 {
-                self.eof = true;
+            self.bytes_read += (filled - BLOCK_HEADROOM) as u64;
+            let tail = self.end - self.start;
+            if tail <= BLOCK_HEADROOM {
+                // The unconsumed tail (less than one record) goes into the
+                // new block's headroom, right before its data: the file's
+                // bytes are copied once, by the kernel, on the reading thread.
+                let mut block = block;
+                let at = BLOCK_HEADROOM - tail;
+                block[at..BLOCK_HEADROOM].copy_from_slice(&self.buf[self.start..self.end]);
+                let used = std::mem::replace(&mut self.buf, block);
+                self.source.give_back(used);
+                self.start = at;
+                self.end = filled;
+            } else {
+                // A record longer than the headroom: this buffer grows.
+                self.buf.copy_within(self.start..self.end, 0);
+                self.buf.truncate(tail);
+                self.buf.extend_from_slice(&block[BLOCK_HEADROOM..filled]);
+                self.start = 0;
+                self.end = self.buf.len();
+                self.source.give_back(block);
             }
         }
         Ok(true)
@@ -818,96 +824,118 @@ fn is_erf(head: &[u8]) -> bool {
     (1..=30).contains(&ty) && (16..=16384).contains(&rlen)
 }
 
-/// Gzip input decompressed on a thread of its own, a few chunks ahead:
-/// decompression costs more than the analysis of what it yields, so with it
-/// on the same thread a compressed capture took their sum. Chunk buffers go
-/// back to the decompressing thread for reuse.
-struct Decompressing {
-    /// (buffer, bytes filled) or the decoder's error.
-    chunks: std::sync::mpsc::Receiver<io::Result<(Vec<u8>, usize)>>,
+/// The capture's bytes, read (and decompressed) on a thread of its own a
+/// few blocks ahead: the kernel's copy of the file, or the decompression,
+/// then costs the analysis thread nothing. Each block has
+/// [`BLOCK_HEADROOM`] free bytes before its data, where the reader puts the
+/// end of the previous block that a record straddles. Blocks go back to the
+/// reading thread for reuse.
+struct ReadAhead {
+    /// (block, end of its data) or the source's error; the data is
+    /// `block[BLOCK_HEADROOM..end]`, and a block without data ends it.
+    blocks: std::sync::mpsc::Receiver<io::Result<(Vec<u8>, usize)>>,
     spare: std::sync::mpsc::SyncSender<Vec<u8>>,
-    current: Vec<u8>,
-    filled: usize,
-    pos: usize,
     done: bool,
 }
 
-/// Decompressed chunks in flight (of [`READ_CHUNK`] bytes).
-const DECOMPRESSED_AHEAD: usize = 32;
+/// Bytes of file data per block.
+const BLOCK_DATA: usize = 512 * 1024;
+/// Room before a block's data for the previous block's last partial record.
+const BLOCK_HEADROOM: usize = 64 * 1024;
+/// Blocks read ahead.
+const BLOCKS_AHEAD: usize = 4;
 
-impl Decompressing {
-    fn start<R: Read + Send + 'static>(mut decoder: R) -> Decompressing {
-        let (tx, chunks) = std::sync::mpsc::sync_channel(DECOMPRESSED_AHEAD);
-        let (spare, spares) = std::sync::mpsc::sync_channel::<Vec<u8>>(DECOMPRESSED_AHEAD + 2);
+impl ReadAhead {
+    /// `fill`: keep reading until a block is full (a decompressor's reads
+    /// are short); otherwise a short read ends the block, so that a pipe's
+    /// bytes are analyzed as they come.
+    fn start<R: Read + Send + 'static>(mut source: R, fill: bool) -> ReadAhead {
+        let (tx, blocks) = std::sync::mpsc::sync_channel(BLOCKS_AHEAD);
+        let (spare, spares) = std::sync::mpsc::sync_channel::<Vec<u8>>(BLOCKS_AHEAD + 2);
         let failed = tx.clone();
         let spawned = std::thread::Builder::new()
-            .name("wireblame-gunzip".into())
+            .name("wireblame-read".into())
             .spawn(move || loop {
-                let mut chunk = spares.try_recv().unwrap_or_else(|_| vec![0u8; READ_CHUNK]);
-                let got = loop {
-                    match decoder.read(&mut chunk) {
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        other => break other,
+                let mut block = spares
+                    .try_recv()
+                    .unwrap_or_else(|_| vec![0u8; BLOCK_HEADROOM + BLOCK_DATA]);
+                if block.len() < BLOCK_HEADROOM + BLOCK_DATA {
+                    block.resize(BLOCK_HEADROOM + BLOCK_DATA, 0);
+                }
+                let (mut n, mut end, mut error) = (0, false, None);
+                while n < BLOCK_DATA {
+                    match source.read(&mut block[BLOCK_HEADROOM + n..]) {
+                        Ok(0) => {
+                            end = true;
+                            break;
+                        }
+                        Ok(got) => {
+                            n += got;
+                            if !fill {
+                                break;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            error = Some(e);
+                            break;
+                        }
                     }
-                };
-                let last = !matches!(got, Ok(n) if n > 0);
+                }
+                // The bytes before an error or the end are delivered first.
                 // A failed send: the reader is gone (dropped early).
-                if tx.send(got.map(|n| (chunk, n))).is_err() || last {
+                if n > 0 && tx.send(Ok((block, BLOCK_HEADROOM + n))).is_err() {
+                    return;
+                }
+                if let Some(e) = error {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+                if end {
+                    let _ = tx.send(Ok((Vec::new(), BLOCK_HEADROOM)));
                     return;
                 }
             });
         if let Err(e) = spawned {
             let _ = failed.send(Err(e));
         }
-        Decompressing {
-            chunks,
+        ReadAhead {
+            blocks,
             spare,
-            current: Vec::new(),
-            filled: 0,
-            pos: 0,
             done: false,
         }
     }
-}
 
-impl Read for Decompressing {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos >= self.filled {
-            if self.done {
-                return Ok(0);
+    /// The next block with data, `None` at the end.
+    fn next_block(&mut self) -> io::Result<Option<(Vec<u8>, usize)>> {
+        if self.done {
+            return Ok(None);
+        }
+        match self.blocks.recv() {
+            Ok(Ok((block, end))) if end > BLOCK_HEADROOM => Ok(Some((block, end))),
+            Ok(Ok(_)) => {
+                self.done = true;
+                Ok(None)
             }
-            match self.chunks.recv() {
-                Ok(Ok((chunk, n))) if n > 0 => {
-                    let used = std::mem::replace(&mut self.current, chunk);
-                    if !used.is_empty() {
-                        let _ = self.spare.try_send(used);
-                    }
-                    self.filled = n;
-                    self.pos = 0;
-                }
-                Ok(Ok(_)) => {
-                    self.done = true;
-                    return Ok(0);
-                }
-                Err(_) => {
-                    // The thread ended without the stream's end: damage.
-                    self.done = true;
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "the decompression thread stopped",
-                    ));
-                }
-                Ok(Err(e)) => {
-                    self.done = true;
-                    return Err(e);
-                }
+            Ok(Err(e)) => {
+                self.done = true;
+                Err(e)
+            }
+            Err(_) => {
+                // The thread ended without the stream's end.
+                self.done = true;
+                Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "the reading thread stopped",
+                ))
             }
         }
-        let rest = self.current.get(self.pos..self.filled).unwrap_or_default();
-        let n = rest.len().min(out.len());
-        out[..n].copy_from_slice(&rest[..n]);
-        self.pos += n;
-        Ok(n)
+    }
+
+    fn give_back(&mut self, block: Vec<u8>) {
+        if block.len() >= BLOCK_HEADROOM + BLOCK_DATA {
+            let _ = self.spare.try_send(block);
+        }
     }
 }
 
