@@ -983,6 +983,44 @@ mod tests {
         (out, r.damage().cloned())
     }
 
+    /// Records of every size around the read-ahead blocks' headroom cross
+    /// block boundaries at every offset; each comes out whole, in order,
+    /// from a plain and from a trickling (pipe-like) source.
+    #[test]
+    fn records_straddling_read_ahead_blocks() {
+        struct Trickle(io::Cursor<Vec<u8>>);
+        impl Read for Trickle {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                let n = out.len().min(7_919);
+                self.0.read(&mut out[..n])
+            }
+        }
+        let sizes = [1, 60, 1_514, BLOCK_HEADROOM - 16, BLOCK_HEADROOM + 1, 200_000, 9_000];
+        let mut bytes = pcap_header([0xd4, 0xc3, 0xb2, 0xa1], 1, false);
+        let mut expected = Vec::new();
+        for i in 0..120u32 {
+            let len = sizes[i as usize % sizes.len()];
+            let data: Vec<u8> = (0..len).map(|k| (k as u32 ^ i) as u8).collect();
+            bytes.extend(record(i, 0, &data, false));
+            expected.push(data);
+        }
+        let total: usize = expected.iter().map(Vec::len).sum();
+        assert!(total > 8 * BLOCK_DATA);
+        let sources: [Box<dyn Read + Send>; 2] = [
+            Box::new(io::Cursor::new(bytes.clone())),
+            Box::new(Trickle(io::Cursor::new(bytes))),
+        ];
+        for source in sources {
+            let mut r = CaptureReader::from_reader("t", source).unwrap();
+            let mut got = 0;
+            while let Some(f) = r.next_frame().unwrap() {
+                assert_eq!(f.data, &expected[got][..], "record {got}");
+                got += 1;
+            }
+            assert_eq!((got, r.damage().is_none()), (expected.len(), true));
+        }
+    }
+
     #[test]
     fn little_and_big_endian_micro_and_nano() {
         for (magic, be, units) in [
