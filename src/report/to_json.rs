@@ -161,6 +161,11 @@ impl ToJson for f64 {
     /// goes through serde_json.
     fn to_json(&self, w: &mut JsonBuf<'_>) {
         let x = *self;
+        // Most of a transaction's fifteen causes are zero.
+        if x.to_bits() == 0 {
+            w.out.extend_from_slice(b"0.0");
+            return;
+        }
         let scaled = x * 1000.0;
         // Below 2^40 thousandths (12.7 days) the step between neighbouring
         // doubles is far under 0.001, so no shorter decimal names the same
