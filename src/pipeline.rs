@@ -425,29 +425,35 @@ fn read_one(
             }
             _ => None,
         };
+        // Matched by reference: a decoded frame is 180 bytes, and each move
+        // of it was a copy per frame.
+        let rebuilt;
         let decoded = match &reassembled {
-            Some(packet) => decode::decode_link(decode::linktype::RAW, packet, packet.len() as u32),
-            None => decoded,
+            Some(packet) => {
+                rebuilt = decode::decode_link(decode::linktype::RAW, packet, packet.len() as u32);
+                &rebuilt
+            }
+            None => &decoded,
         };
         match decoded {
             Decoded::Tcp(seg) => {
                 summary.decode.tcp += 1;
                 if !options.decode_only {
                     let before = table.created();
-                    table.segment(&seg, frame.ts, frame.number, &mut done);
+                    table.segment(seg, frame.ts, frame.number, &mut done);
                     if table.created() > before && seg.flags.syn() && !seg.flags.ack() {
-                        link_dns(table, &mut dns, &seg, frame.ts);
+                        link_dns(table, &mut dns, seg, frame.ts);
                     }
                 }
             }
             Decoded::Udp(d) => {
                 summary.decode.udp += 1;
-                dns.observe(&d, frame.ts, frame.number);
+                dns.observe(d, frame.ts, frame.number);
             }
             Decoded::Fragment(_) => {}
             Decoded::Other => summary.decode.other += 1,
             Decoded::UnsupportedLink(lt) => {
-                *summary.decode.unsupported_link.entry(lt).or_insert(0) += 1
+                *summary.decode.unsupported_link.entry(*lt).or_insert(0) += 1
             }
             Decoded::Malformed(layer) => *summary.decode.malformed.entry(layer).or_insert(0) += 1,
         }
