@@ -548,12 +548,17 @@ fn note(leniencies: &mut Vec<&'static str>, kind: &'static str) {
     }
 }
 
+/// Field lines most heads have at most.
+const TYPICAL_FIELDS: usize = 16;
+
 /// Parses a complete head: start line, field lines, up to the empty line.
 /// Bytes after the empty line (there should be none) are ignored.
 pub fn parse_head(kind: StartKind, head: &[u8]) -> Result<Head, HeadError> {
     let mut lines = split_lines(head).map(strip_cr);
     let start = parse_start_line(kind, lines.next().unwrap_or_default())?;
-    let mut fields = Fields::with_capacity(head.len(), memchr::memchr_iter(b'\n', head).count());
+    // Room for a typical head's fields without counting its lines first
+    // (another pass over every head); more grow as usual.
+    let mut fields = Fields::with_capacity(head.len(), TYPICAL_FIELDS);
     let mut leniencies = Vec::new();
     if let StartLine::Request(line) = &start {
         if line.version == RequestVersion::Malformed {
