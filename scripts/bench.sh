@@ -8,9 +8,12 @@
 #   writes mid.pcap (100 MB) and big.pcap (1 GB) and pcapng copies.
 #
 # For each command: median wall time, median CPU time (user+sys) and the peak
-# RSS over RUNS runs (/usr/bin/time -v), and the ratios to the floor (a
-# decode-only pass of wireblame over the same file) and to each peer. Peers
-# that are not installed (tcptrace, tshark) are skipped with a notice.
+# RSS over RUNS runs (/usr/bin/time -v), and the ratios to the floor and to
+# each peer. The floor is issue 7's: reading the file and parsing every
+# header with pcap-parser + etherparse, on one thread (examples/floor.rs);
+# the table also gives the ratio to wireblame's own decode-only pass on one
+# thread (`--decode-only --threads 1`), which is a little faster. Peers that
+# are not installed (tcptrace, tshark) are skipped with a notice.
 # Prints a Markdown table (docs/performance.md shows one).
 set -euo pipefail
 cap=${1:?usage: scripts/bench.sh CAPTURE [RUNS]}
@@ -44,11 +47,14 @@ measure() { # name, command...
   echo "$name|$wm|$cm|$rss" >> "$tmp/results"
 }
 
-measure "floor (decode only)" "$bin" analyze --decode-only -f ndjson -o /dev/null "$cap"
 # The floor as issue 7 words it: pcap-parser's reader and etherparse's
-# slicing, nothing else (examples/floor.rs). The ratios use wireblame's own
-# decode-only pass above, which is the faster of the two.
+# slicing, nothing else (examples/floor.rs); the first row is the "× floor"
+# column's base.
 measure "floor, pcap-parser + etherparse" "$floor_bin" "$cap"
+# wireblame's own reading and decoding alone, on one thread (the second
+# ratio's base). With two threads the reading overlaps the decoding.
+measure "decode only, 1 thread" "$bin" analyze --decode-only --threads 1 -f ndjson -o /dev/null "$cap"
+measure "decode only, 2 threads" "$bin" analyze --decode-only -f ndjson -o /dev/null "$cap"
 measure "wireblame json" "$bin" analyze -f json -o /dev/null "$cap"
 measure "wireblame ndjson" "$bin" analyze -f ndjson -o /dev/null "$cap"
 measure "wireblame ndjson, 1 thread" "$bin" analyze -f ndjson --threads 1 -o /dev/null "$cap"
@@ -56,11 +62,11 @@ measure "wireblame ndjson, 1 thread" "$bin" analyze -f ndjson --threads 1 -o /de
 ng="${cap%.pcap}.pcapng"
 if [ "$ng" != "$cap" ] && [ -f "$ng" ]; then
   cat "$ng" > /dev/null
-  measure "floor, pcapng copy" "$bin" analyze --decode-only -f ndjson -o /dev/null "$ng"
+  measure "decode only, pcapng copy" "$bin" analyze --decode-only -f ndjson -o /dev/null "$ng"
   measure "wireblame ndjson, pcapng copy" "$bin" analyze -f ndjson -o /dev/null "$ng"
 fi
 if [ -f "$cap.gz" ]; then
-  measure "floor, gzip copy (decompression + decode)" "$bin" analyze --decode-only -f ndjson -o /dev/null "$cap.gz"
+  measure "decode only, gzip copy (decompression + decode)" "$bin" analyze --decode-only -f ndjson -o /dev/null "$cap.gz"
   measure "wireblame ndjson, gzip copy" "$bin" analyze -f ndjson -o /dev/null "$cap.gz"
 fi
 if command -v tcptrace >/dev/null; then
@@ -72,14 +78,15 @@ if command -v tshark >/dev/null; then
 else echo "notice: tshark not installed, skipped" >&2; fi
 
 floor=$(awk -F'|' 'NR==1 {print $2}' "$tmp/results")
+own=$(awk -F'|' 'NR==2 {print $2}' "$tmp/results")
 echo
 echo "capture: $cap ($(du -h "$cap" | cut -f1)), $runs runs each, $(nproc) cores"
 echo
-echo "| command | wall s (median) | CPU s (median) | peak RSS MiB | × floor |"
-echo "|---|---:|---:|---:|---:|"
+echo "| command | wall s (median) | CPU s (median) | peak RSS MiB | × floor | × decode only, 1 thread |"
+echo "|---|---:|---:|---:|---:|---:|"
 while IFS='|' read -r name w c m; do
-  awk -v n="$name" -v w="$w" -v c="$c" -v m="$m" -v f="$floor" \
-    'BEGIN { printf "| %s | %.2f | %.2f | %.0f | %.1f |\n", n, w, c, m / 1024, w / f }'
+  awk -v n="$name" -v w="$w" -v c="$c" -v m="$m" -v f="$floor" -v o="$own" \
+    'BEGIN { printf "| %s | %.2f | %.2f | %.0f | %.1f | %.1f |\n", n, w, c, m / 1024, w / f, w / o }'
 done < "$tmp/results"
 echo
 echo "Ratios (peer wall time / wireblame wall time; above 1: wireblame is faster):"

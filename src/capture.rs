@@ -150,8 +150,14 @@ pub struct CaptureReader {
 }
 
 impl CaptureReader {
-    /// Opens a file (`-` = standard input) and reads its header.
+    /// Opens a file (`-` = standard input) and reads its header; the bytes
+    /// are read on a thread of their own.
     pub fn open(path: &str) -> Result<CaptureReader, Error> {
+        Self::open_with(path, true)
+    }
+
+    /// As [`Self::open`]; `read_ahead`: false reads on the calling thread.
+    pub fn open_with(path: &str, read_ahead: bool) -> Result<CaptureReader, Error> {
         let io_err = |source| Error::Io {
             path: path.to_string(),
             source,
@@ -168,11 +174,22 @@ impl CaptureReader {
             }
             Box::new(File::open(path).map_err(io_err)?)
         };
-        CaptureReader::from_reader(path, source)
+        CaptureReader::from_reader_with(path, source, read_ahead)
     }
 
-    /// Reads a capture from any byte source; `name` is used in messages.
+    /// Reads a capture from any byte source, on a thread of its own; `name`
+    /// is used in messages.
     pub fn from_reader(name: &str, source: Box<dyn Read + Send>) -> Result<CaptureReader, Error> {
+        Self::from_reader_with(name, source, true)
+    }
+
+    /// As [`Self::from_reader`]; `read_ahead`: false reads on the calling
+    /// thread.
+    pub fn from_reader_with(
+        name: &str,
+        source: Box<dyn Read + Send>,
+        read_ahead: bool,
+    ) -> Result<CaptureReader, Error> {
         let mut raw = BufReader::with_capacity(READ_CHUNK, source);
         let mut magic = [0u8; 2];
         let n = read_full(&mut raw, &mut magic).map_err(|source| Error::Io {
@@ -183,9 +200,9 @@ impl CaptureReader {
         let chained = io::Cursor::new(prefix).chain(raw);
         let compressed = n == 2 && magic == [0x1f, 0x8b];
         let source = if compressed {
-            ReadAhead::start(MultiGzDecoder::new(chained), true)
+            ReadAhead::start(MultiGzDecoder::new(chained), true, read_ahead)
         } else {
-            ReadAhead::start(chained, false)
+            ReadAhead::start(chained, false, read_ahead)
         };
         let mut reader = CaptureReader {
             source,
@@ -824,18 +841,27 @@ fn is_erf(head: &[u8]) -> bool {
     (1..=30).contains(&ty) && (16..=16384).contains(&rlen)
 }
 
-/// The capture's bytes, read (and decompressed) on a thread of its own a
-/// few blocks ahead: the kernel's copy of the file, or the decompression,
-/// then costs the analysis thread nothing. Each block has
-/// [`BLOCK_HEADROOM`] free bytes before its data, where the reader puts the
-/// end of the previous block that a record straddles. Blocks go back to the
-/// reading thread for reuse.
-struct ReadAhead {
-    /// (block, end of its data) or the source's error; the data is
-    /// `block[BLOCK_HEADROOM..end]`, and a block without data ends it.
-    blocks: std::sync::mpsc::Receiver<io::Result<(Vec<u8>, usize)>>,
-    spare: std::sync::mpsc::SyncSender<Vec<u8>>,
-    done: bool,
+/// The capture's bytes in blocks, each with [`BLOCK_HEADROOM`] free bytes
+/// before its data, where the reader puts the end of the previous block that
+/// a record straddles; blocks are reused. Normally read (and decompressed)
+/// on a thread of its own a few blocks ahead: the kernel's copy of the file,
+/// or the decompression, then costs the analysis thread nothing. With
+/// `--threads 1`, read in line.
+enum ReadAhead {
+    Thread {
+        /// (block, end of its data) or the source's error; the data is
+        /// `block[BLOCK_HEADROOM..end]`, and a block without data ends it.
+        blocks: std::sync::mpsc::Receiver<io::Result<(Vec<u8>, usize)>>,
+        spare: std::sync::mpsc::SyncSender<Vec<u8>>,
+        done: bool,
+    },
+    Inline {
+        source: Box<dyn Read + Send>,
+        fill: bool,
+        spare: Option<Vec<u8>>,
+        /// What ended the last block, reported with the next one.
+        ended: Option<io::Result<()>>,
+    },
 }
 
 /// Bytes of file data per block.
@@ -845,96 +871,147 @@ const BLOCK_HEADROOM: usize = 64 * 1024;
 /// Blocks read ahead.
 const BLOCKS_AHEAD: usize = 4;
 
+/// Reads the next block's data into `block` (resized to a whole block):
+/// the bytes read, and what ended them early (the source's end or error).
+/// `fill`: keep reading until the block is full (a decompressor's reads are
+/// short); otherwise a short read ends the block, so that a pipe's bytes are
+/// analyzed as they come.
+fn read_block(
+    source: &mut (impl Read + ?Sized),
+    block: &mut Vec<u8>,
+    fill: bool,
+) -> (usize, Option<io::Result<()>>) {
+    if block.len() < BLOCK_HEADROOM + BLOCK_DATA {
+        block.resize(BLOCK_HEADROOM + BLOCK_DATA, 0);
+    }
+    let mut n = 0;
+    while n < BLOCK_DATA {
+        match source.read(&mut block[BLOCK_HEADROOM + n..]) {
+            Ok(0) => return (n, Some(Ok(()))),
+            Ok(got) => {
+                n += got;
+                if !fill {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (n, Some(Err(e))),
+        }
+    }
+    (n, None)
+}
+
 impl ReadAhead {
-    /// `fill`: keep reading until a block is full (a decompressor's reads
-    /// are short); otherwise a short read ends the block, so that a pipe's
-    /// bytes are analyzed as they come.
-    fn start<R: Read + Send + 'static>(mut source: R, fill: bool) -> ReadAhead {
+    fn start<R: Read + Send + 'static>(source: R, fill: bool, thread: bool) -> ReadAhead {
+        if !thread {
+            return ReadAhead::Inline {
+                source: Box::new(source),
+                fill,
+                spare: None,
+                ended: None,
+            };
+        }
+        let mut source = source;
         let (tx, blocks) = std::sync::mpsc::sync_channel(BLOCKS_AHEAD);
         let (spare, spares) = std::sync::mpsc::sync_channel::<Vec<u8>>(BLOCKS_AHEAD + 2);
         let failed = tx.clone();
         let spawned = std::thread::Builder::new()
             .name("wireblame-read".into())
             .spawn(move || loop {
-                let mut block = spares
-                    .try_recv()
-                    .unwrap_or_else(|_| vec![0u8; BLOCK_HEADROOM + BLOCK_DATA]);
-                if block.len() < BLOCK_HEADROOM + BLOCK_DATA {
-                    block.resize(BLOCK_HEADROOM + BLOCK_DATA, 0);
-                }
-                let (mut n, mut end, mut error) = (0, false, None);
-                while n < BLOCK_DATA {
-                    match source.read(&mut block[BLOCK_HEADROOM + n..]) {
-                        Ok(0) => {
-                            end = true;
-                            break;
-                        }
-                        Ok(got) => {
-                            n += got;
-                            if !fill {
-                                break;
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            error = Some(e);
-                            break;
-                        }
-                    }
-                }
+                let mut block = spares.try_recv().unwrap_or_default();
+                let (n, ended) = read_block(&mut source, &mut block, fill);
                 // The bytes before an error or the end are delivered first.
                 // A failed send: the reader is gone (dropped early).
                 if n > 0 && tx.send(Ok((block, BLOCK_HEADROOM + n))).is_err() {
                     return;
                 }
-                if let Some(e) = error {
-                    let _ = tx.send(Err(e));
-                    return;
-                }
-                if end {
-                    let _ = tx.send(Ok((Vec::new(), BLOCK_HEADROOM)));
-                    return;
+                match ended {
+                    None => {}
+                    Some(Ok(())) => {
+                        let _ = tx.send(Ok((Vec::new(), BLOCK_HEADROOM)));
+                        return;
+                    }
+                    Some(Err(e)) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
                 }
             });
         if let Err(e) = spawned {
             let _ = failed.send(Err(e));
         }
-        ReadAhead {
+        ReadAhead::Thread {
             blocks,
             spare,
             done: false,
         }
     }
 
-    /// The next block with data, `None` at the end.
+    /// The next block with data and the end of its data, `None` at the end.
     fn next_block(&mut self) -> io::Result<Option<(Vec<u8>, usize)>> {
-        if self.done {
-            return Ok(None);
-        }
-        match self.blocks.recv() {
-            Ok(Ok((block, end))) if end > BLOCK_HEADROOM => Ok(Some((block, end))),
-            Ok(Ok(_)) => {
-                self.done = true;
-                Ok(None)
+        match self {
+            ReadAhead::Thread { blocks, done, .. } => {
+                if *done {
+                    return Ok(None);
+                }
+                match blocks.recv() {
+                    Ok(Ok((block, end))) if end > BLOCK_HEADROOM => Ok(Some((block, end))),
+                    Ok(Ok(_)) => {
+                        *done = true;
+                        Ok(None)
+                    }
+                    Ok(Err(e)) => {
+                        *done = true;
+                        Err(e)
+                    }
+                    Err(_) => {
+                        // The thread ended without the stream's end.
+                        *done = true;
+                        Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "the reading thread stopped",
+                        ))
+                    }
+                }
             }
-            Ok(Err(e)) => {
-                self.done = true;
-                Err(e)
-            }
-            Err(_) => {
-                // The thread ended without the stream's end.
-                self.done = true;
-                Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "the reading thread stopped",
-                ))
+            ReadAhead::Inline {
+                source,
+                fill,
+                spare,
+                ended,
+            } => {
+                match ended.take() {
+                    None => {}
+                    Some(Ok(())) => {
+                        *ended = Some(Ok(()));
+                        return Ok(None);
+                    }
+                    Some(Err(e)) => {
+                        *ended = Some(Ok(()));
+                        return Err(e);
+                    }
+                }
+                let mut block = spare.take().unwrap_or_default();
+                let (n, end) = read_block(source, &mut block, *fill);
+                *ended = end;
+                if n > 0 {
+                    return Ok(Some((block, BLOCK_HEADROOM + n)));
+                }
+                *spare = Some(block);
+                self.next_block()
             }
         }
     }
 
     fn give_back(&mut self, block: Vec<u8>) {
-        if block.len() >= BLOCK_HEADROOM + BLOCK_DATA {
-            let _ = self.spare.try_send(block);
+        if block.len() < BLOCK_HEADROOM + BLOCK_DATA {
+            return;
+        }
+        match self {
+            ReadAhead::Thread { spare, .. } => {
+                let _ = spare.try_send(block);
+            }
+            ReadAhead::Inline { spare, .. } => *spare = Some(block),
         }
     }
 }
@@ -985,7 +1062,8 @@ mod tests {
 
     /// Records of every size around the read-ahead blocks' headroom cross
     /// block boundaries at every offset; each comes out whole, in order,
-    /// from a plain and from a trickling (pipe-like) source.
+    /// from a plain and from a trickling (pipe-like) source, read on a
+    /// thread or in line.
     #[test]
     fn records_straddling_read_ahead_blocks() {
         struct Trickle(io::Cursor<Vec<u8>>);
@@ -995,7 +1073,15 @@ mod tests {
                 self.0.read(&mut out[..n])
             }
         }
-        let sizes = [1, 60, 1_514, BLOCK_HEADROOM - 16, BLOCK_HEADROOM + 1, 200_000, 9_000];
+        let sizes = [
+            1,
+            60,
+            1_514,
+            BLOCK_HEADROOM - 16,
+            BLOCK_HEADROOM + 1,
+            200_000,
+            9_000,
+        ];
         let mut bytes = pcap_header([0xd4, 0xc3, 0xb2, 0xa1], 1, false);
         let mut expected = Vec::new();
         for i in 0..120u32 {
@@ -1006,12 +1092,12 @@ mod tests {
         }
         let total: usize = expected.iter().map(Vec::len).sum();
         assert!(total > 8 * BLOCK_DATA);
-        let sources: [Box<dyn Read + Send>; 2] = [
-            Box::new(io::Cursor::new(bytes.clone())),
-            Box::new(Trickle(io::Cursor::new(bytes))),
-        ];
-        for source in sources {
-            let mut r = CaptureReader::from_reader("t", source).unwrap();
+        for (trickle, read_ahead) in [(false, true), (true, true), (false, false), (true, false)] {
+            let source: Box<dyn Read + Send> = match trickle {
+                false => Box::new(io::Cursor::new(bytes.clone())),
+                true => Box::new(Trickle(io::Cursor::new(bytes.clone()))),
+            };
+            let mut r = CaptureReader::from_reader_with("t", source, read_ahead).unwrap();
             let mut got = 0;
             while let Some(f) = r.next_frame().unwrap() {
                 assert_eq!(f.data, &expected[got][..], "record {got}");

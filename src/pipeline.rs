@@ -212,6 +212,8 @@ pub struct PassOptions {
     /// not show them, and not copying them saves most of the allocations.
     pub keep_headers: bool,
     pub progress: Option<ProgressHook>,
+    /// Read the capture on a thread of its own (not with `--threads 1`).
+    pub read_ahead: bool,
 }
 
 impl std::fmt::Debug for PassOptions {
@@ -221,6 +223,7 @@ impl std::fmt::Debug for PassOptions {
             .field("keep_timeline", &self.keep_timeline)
             .field("keep_headers", &self.keep_headers)
             .field("progress", &self.progress.is_some())
+            .field("read_ahead", &self.read_ahead)
             .finish()
     }
 }
@@ -272,7 +275,7 @@ pub fn run_connections(
     // still fails after the earlier ones were read, as before).
     let readers = paths
         .iter()
-        .map(|path| CaptureReader::open(path).map(|r| (path.clone(), r)));
+        .map(|path| CaptureReader::open_with(path, options.read_ahead).map(|r| (path.clone(), r)));
     run_readers(readers, options, sink)
 }
 

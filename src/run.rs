@@ -29,6 +29,7 @@ pub fn run(config: &Config) -> Result<(), Error> {
         keep_timeline: config.format == Format::Html,
         keep_headers: matches!(config.format, Format::Har | Format::Html),
         progress: progress.hook(),
+        read_ahead: config.threads > 1,
     };
     if config.format == Format::Ndjson {
         let result = run_ndjson(config, &options, out);

@@ -10,7 +10,8 @@ use libfuzzer_sys::fuzz_target;
 use wireblame::capture::{CaptureReader, MAX_RECORD_BYTES};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut reader) = CaptureReader::from_reader("fuzz", Box::new(Cursor::new(data.to_vec())))
+    let Ok(mut reader) =
+        CaptureReader::from_reader_with("fuzz", Box::new(Cursor::new(data.to_vec())), false)
     else {
         return;
     };

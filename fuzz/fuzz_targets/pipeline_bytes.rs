@@ -16,7 +16,8 @@ use wireblame::pipeline::{self, ConnectionRecord, Numbering, PassOptions};
 use wireblame::report;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(reader) = CaptureReader::from_reader("fuzz", Box::new(Cursor::new(data.to_vec())))
+    let Ok(reader) =
+        CaptureReader::from_reader_with("fuzz", Box::new(Cursor::new(data.to_vec())), false)
     else {
         return;
     };
