@@ -865,11 +865,11 @@ enum ReadAhead {
 }
 
 /// Bytes of file data per block.
-const BLOCK_DATA: usize = 512 * 1024;
+const BLOCK_DATA: usize = 256 * 1024;
 /// Room before a block's data for the previous block's last partial record.
 const BLOCK_HEADROOM: usize = 64 * 1024;
 /// Blocks read ahead.
-const BLOCKS_AHEAD: usize = 4;
+const BLOCKS_AHEAD: usize = 6;
 
 /// Reads the next block's data into `block` (resized to a whole block):
 /// the bytes read, and what ended them early (the source's end or error).
