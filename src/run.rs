@@ -104,7 +104,7 @@ struct NdjsonSink {
 }
 
 impl NdjsonSink {
-    fn record(&mut self, r: &ConnectionRecord) {
+    fn record(&mut self, r: &mut ConnectionRecord) {
         if self.error.is_some() {
             return;
         }
@@ -119,7 +119,7 @@ impl NdjsonSink {
         if !keep || self.error.is_some() {
             return;
         }
-        let lines = report::record_out(r, self.multi);
+        let lines = report::record_out_taking(r, self.multi);
         self.anomalies.add(r.id, &r.anomalies);
         self.acc.add(r, &lines);
         let out = &mut self.out;
@@ -179,10 +179,12 @@ fn pass<S: Send + 'static>(
     config: &Config,
     options: &PassOptions,
     mut sink: S,
-    consume: fn(&mut S, &ConnectionRecord),
+    consume: fn(&mut S, &mut ConnectionRecord),
 ) -> Result<(S, pipeline::PassSummary), Error> {
     if config.threads <= 1 {
-        let summary = pipeline::run(&config.captures, options, &mut |r| consume(&mut sink, &r))?;
+        let summary = pipeline::run(&config.captures, options, &mut |mut r| {
+            consume(&mut sink, &mut r)
+        })?;
         return Ok((sink, summary));
     }
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<pipeline::Finished>>(WRITER_QUEUE);
@@ -199,8 +201,8 @@ fn pass<S: Send + 'static>(
             for batch in rx {
                 let mut done = Vec::with_capacity(batch.len());
                 for f in batch {
-                    let record = numbering.record(f, keep_timeline);
-                    consume(&mut sink, &record);
+                    let mut record = numbering.record(f, keep_timeline);
+                    consume(&mut sink, &mut record);
                     done.push(record);
                 }
                 // Full (the pass is busy): dropped here instead.
@@ -328,7 +330,7 @@ fn run_json(config: &Config, options: &PassOptions, mut out: Output) -> Result<(
     let (spooler, summary) = pass(config, options, spooler, |s, r| {
         if s.error.is_none() {
             let keep = s.filters.iter().all(|f| f.matches(r));
-            s.error = s.writer.add(r, keep).err();
+            s.error = s.writer.add_taking(r, keep).err();
         }
     })?;
     let writer = spooler.writer;

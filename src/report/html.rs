@@ -538,7 +538,7 @@ fn top_findings(o: &mut String, r: &Report) {
     let t0 = time_origin(r);
     for f in top {
         // A grey swatch for findings without a cause keeps the names aligned.
-        let cause = finding_cause(&f.kind)
+        let cause = finding_cause(f.kind)
             .map_or("<span class=\"sw sw0\"></span>".to_string(), |i| {
                 format!("<span class=\"sw c{i}\"></span>")
             });
@@ -546,7 +546,7 @@ fn top_findings(o: &mut String, r: &Report) {
             o,
             "<tr><td class=\"nowrap\">{cause}<code>{}</code></td><td class=\"num\">+{}</td><td class=\"num\">{}</td>\
              <td class=\"nowrap\">{}</td><td class=\"frames\">{}</td><td>{}</td><td>{}{}</td></tr>\n",
-            esc(&f.kind),
+            esc(f.kind),
             fmt_us(f.start_us - t0),
             fmt_us(f.duration_us),
             where_link(f),
@@ -879,7 +879,7 @@ fn data_blob(report: &Report, timelines: &[ConnectionTimeline], budget: &Budget)
         .zip(keep_detail)
         .map(|(f, keep)| {
             FindingRow(
-                st.id(&f.kind),
+                st.id(f.kind),
                 f.connection.map_or(-1, i64::from),
                 f.transaction.map_or(-1, |t| t as i64),
                 f.start_us - t0,
@@ -893,7 +893,7 @@ fn data_blob(report: &Report, timelines: &[ConnectionTimeline], budget: &Budget)
                 st.id(f.confidence),
                 f.saving_ms.map_or(-1, |s| (s * 1000.0).round() as i64),
                 st.opt(f.recommendation.as_deref()),
-                finding_cause(&f.kind).map_or(-1, |i| i as i64),
+                finding_cause(f.kind).map_or(-1, |i| i as i64),
             )
         })
         .collect();

@@ -25,8 +25,8 @@ use serde::Serialize;
 use super::model::FindingOut;
 use super::to_json::{JsonBuf, ToJson};
 use super::{
-    capture_out, record_out, tool, warnings_from, AnomalyAcc, ConnectionFindings, ReportOptions,
-    SummaryAcc, SCHEMA_VERSION,
+    capture_out, record_out, record_out_taking, tool, warnings_from, AnomalyAcc,
+    ConnectionFindings, ReportOptions, SummaryAcc, SCHEMA_VERSION,
 };
 use crate::pipeline::{ConnectionRecord, PassSummary};
 
@@ -84,15 +84,32 @@ impl JsonReportWriter {
     /// when a filter left it out (then only its id reaches the connection
     /// analysis, to keep the numbering).
     pub fn add(&mut self, r: &ConnectionRecord, keep: bool) -> io::Result<()> {
+        self.analyze(r, keep)?;
+        if !keep {
+            return Ok(());
+        }
+        self.spool_record(r, record_out(r, self.multi))
+    }
+
+    /// As [`Self::add`], moving the record's findings into the report.
+    pub fn add_taking(&mut self, r: &mut ConnectionRecord, keep: bool) -> io::Result<()> {
+        self.analyze(r, keep)?;
+        if !keep {
+            return Ok(());
+        }
+        let out = record_out_taking(r, self.multi);
+        self.spool_record(r, out)
+    }
+
+    fn analyze(&mut self, r: &ConnectionRecord, keep: bool) -> io::Result<()> {
         let mut found = Vec::new();
         if let Some(a) = &mut self.analysis {
             a.push(r, keep, &mut |f| found.push(f));
         }
-        self.spool_findings(found)?;
-        if !keep {
-            return Ok(());
-        }
-        let out = record_out(r, self.multi);
+        self.spool_findings(found)
+    }
+
+    fn spool_record(&mut self, r: &ConnectionRecord, out: super::RecordOut) -> io::Result<()> {
         self.acc.add(r, &out);
         self.anomalies.add(r.id, &r.anomalies);
         let start = self.spool.len;

@@ -30,6 +30,40 @@ pub struct RecordOut {
 /// Serializes one connection; its transactions are numbered from
 /// `r.first_tx_id`.
 pub fn record_out(r: &ConnectionRecord, multi: bool) -> RecordOut {
+    let findings = r
+        .findings
+        .iter()
+        .map(|f| finding_out(f, |idx| tx_id(r, idx)))
+        .collect();
+    record_out_with(r, multi, findings)
+}
+
+/// As [`record_out`], moving the findings out of the record instead of
+/// copying them (their texts are most of a record's strings).
+pub fn record_out_taking(r: &mut ConnectionRecord, multi: bool) -> RecordOut {
+    let taken = std::mem::take(&mut r.findings);
+    let findings = taken
+        .into_iter()
+        .map(|f| {
+            let tx = f.transaction.and_then(|idx| tx_id(r, idx));
+            finding_out_owned(f, tx)
+        })
+        .collect();
+    record_out_with(r, multi, findings)
+}
+
+/// The report id of the transaction with index `idx` on `r`.
+fn tx_id(r: &ConnectionRecord, idx: u32) -> Option<u64> {
+    // Indexes are positions but for a few cases (a capture starting
+    // mid-connection): look there first.
+    let at = match r.transactions.get(idx as usize) {
+        Some(t) if t.index == idx => Some(idx as usize),
+        _ => r.transactions.iter().position(|t| t.index == idx),
+    };
+    at.map(|p| r.first_tx_id + p as u64)
+}
+
+fn record_out_with(r: &ConnectionRecord, multi: bool, findings: Vec<FindingOut>) -> RecordOut {
     let first_id = r.first_tx_id;
     let mut transactions = Vec::with_capacity(r.transactions.len());
     let mut prev_response_end: Option<Timestamp> = None;
@@ -42,18 +76,6 @@ pub fn record_out(r: &ConnectionRecord, multi: bool) -> RecordOut {
             prev_response_end = Some(resp.end);
         }
     }
-    let findings = r
-        .findings
-        .iter()
-        .map(|f| {
-            finding_out(f, |idx| {
-                r.transactions
-                    .iter()
-                    .position(|t| t.index == idx)
-                    .map(|p| first_id + p as u64)
-            })
-        })
-        .collect();
     RecordOut {
         connection: connection_out(r, multi),
         transactions,
@@ -98,7 +120,7 @@ fn top_order(a: &FindingOut, b: &FindingOut) -> std::cmp::Ordering {
     b.duration_us
         .cmp(&a.duration_us)
         .then(a.start_us.cmp(&b.start_us))
-        .then(a.kind.cmp(&b.kind))
+        .then(a.kind.cmp(b.kind))
         .then(a.connection.cmp(&b.connection))
         .then(a.transaction.cmp(&b.transaction))
         .then(a.frames.cmp(&b.frames))
@@ -152,7 +174,7 @@ impl SummaryAcc {
             if let Some(text) = &f.recommendation {
                 let e = self
                     .recommendations
-                    .entry((f.kind.clone(), text.clone()))
+                    .entry((f.kind.to_string(), text.clone()))
                     .or_insert((0, 0));
                 e.0 += 1;
                 e.1 = e.1.saturating_add(ms_to_us(f.saving_ms.unwrap_or(0.0)));
@@ -422,7 +444,7 @@ fn recommendations(
 /// connection to its global `id`.
 pub fn finding_out(f: &crate::blame::Finding, tx_id: impl Fn(u32) -> Option<u64>) -> FindingOut {
     FindingOut {
-        kind: f.kind.to_string(),
+        kind: f.kind,
         connection: f.connection,
         transaction: f.transaction.and_then(tx_id),
         start_us: f.start.as_micros(),
@@ -433,6 +455,23 @@ pub fn finding_out(f: &crate::blame::Finding, tx_id: impl Fn(u32) -> Option<u64>
         vantage: f.vantage.as_str(),
         saving_ms: f.saving_ns.map(|n| ns_to_us(n) as f64 / 1000.0),
         recommendation: f.recommendation.clone(),
+    }
+}
+
+/// As [`finding_out`], moving the texts; `transaction`: its report id.
+pub fn finding_out_owned(f: crate::blame::Finding, transaction: Option<u64>) -> FindingOut {
+    FindingOut {
+        kind: f.kind,
+        connection: f.connection,
+        transaction,
+        start_us: f.start.as_micros(),
+        duration_us: ns_to_us(f.duration_ns),
+        frames: f.frames,
+        detail: f.detail,
+        confidence: f.confidence.as_str(),
+        vantage: f.vantage.as_str(),
+        saving_ms: f.saving_ns.map(|n| ns_to_us(n) as f64 / 1000.0),
+        recommendation: f.recommendation,
     }
 }
 

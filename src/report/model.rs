@@ -303,7 +303,7 @@ impl BlameMs {
 
 #[derive(Serialize, JsonSchema, Debug, Clone)]
 pub struct FindingOut {
-    pub kind: String,
+    pub kind: &'static str,
     pub connection: Option<u32>,
     /// The transaction's `id` in `transactions`.
     pub transaction: Option<u64>,

@@ -543,6 +543,13 @@ mod tests {
                     analysis.push(&r, true, &mut |f| found.push(f));
                     for multi in [false, true] {
                         let out = record_out(&r, multi);
+                        // Moving the findings out gives the same lines.
+                        let taken = crate::report::record_out_taking(&mut r.clone(), multi);
+                        let json = |f: &FindingOut| serde_json::to_string(f).expect("serializes");
+                        assert_eq!(
+                            taken.findings.iter().map(json).collect::<Vec<_>>(),
+                            out.findings.iter().map(json).collect::<Vec<_>>()
+                        );
                         same(&out.connection);
                         out.transactions.iter().for_each(same);
                         out.findings.iter().for_each(same);
