@@ -39,6 +39,7 @@ use crate::http::sniff::{self, Sniff, MAX_PROBE_BYTES};
 use crate::http::Role;
 use crate::stream::{Chunk, EndReason, Side, StreamItem};
 use crate::time::Timestamp;
+use std::borrow::Cow;
 
 /// Resource caps for one conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -142,13 +143,13 @@ pub struct Message {
 pub struct Transaction {
     /// 0-based position on its connection.
     pub index: u32,
-    pub method: Option<String>,
+    pub method: Option<Cow<'static, str>>,
     /// As on the wire (lossy UTF-8), cut at 2048 characters.
     pub uri: Option<String>,
     /// Authority of an absolute target, else the Host field.
     pub host: Option<String>,
     /// The request's version, else the response's (`HTTP/1.1`, `HTTP/0.9`).
-    pub version: Option<String>,
+    pub version: Option<Cow<'static, str>>,
     pub status: Option<u16>,
     /// 1xx codes before the final response (101 is final).
     pub interim: Vec<u16>,

@@ -197,7 +197,11 @@ fn check(har: &Value, report: &Report, name: &str) -> usize {
             "{at}: {url}"
         );
         assert!(uri_chars_ok(url), "{at}: url {url}");
-        assert_eq!(req["method"], t.method.clone().unwrap_or_default(), "{at}");
+        assert_eq!(
+            req["method"],
+            t.method.as_deref().unwrap_or_default(),
+            "{at}"
+        );
         let resp = &e["response"];
         for k in [
             "status",

@@ -19,6 +19,7 @@
 use nom::bytes::complete::{tag, take_while, take_while1, take_while_m_n};
 use nom::combinator::{eof, rest};
 use nom::{IResult, Parser};
+use std::borrow::Cow;
 
 use crate::http::sniff::KNOWN_METHODS;
 
@@ -41,19 +42,15 @@ impl Version {
     pub const HTTP_10: Version = Version { major: 1, minor: 0 };
     pub const HTTP_11: Version = Version { major: 1, minor: 1 };
 
-    /// `HTTP/1.1` etc.
-    pub fn label(self) -> String {
-        // The parser reads one digit each; without the formatting
-        // machinery (one label per message).
-        if self.major > 9 || self.minor > 9 {
-            return format!("HTTP/{}.{}", self.major, self.minor);
+    /// `HTTP/1.1` etc.: the common ones without an allocation (one label
+    /// per message).
+    pub fn label(self) -> Cow<'static, str> {
+        match (self.major, self.minor) {
+            (1, 1) => Cow::Borrowed("HTTP/1.1"),
+            (1, 0) => Cow::Borrowed("HTTP/1.0"),
+            (0, 9) => Cow::Borrowed("HTTP/0.9"),
+            (major, minor) => Cow::Owned(format!("HTTP/{major}.{minor}")),
         }
-        let mut s = String::with_capacity(8);
-        s.push_str("HTTP/");
-        s.push(char::from(b'0' + self.major));
-        s.push('.');
-        s.push(char::from(b'0' + self.minor));
-        s
     }
 }
 
@@ -73,7 +70,8 @@ pub enum RequestVersion {
 /// A parsed request line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestLine {
-    pub method: String,
+    /// The common methods are not copied.
+    pub method: Cow<'static, str>,
     /// As on the wire (lossy UTF-8), cut at [`MAX_URI_CHARS`].
     pub target: String,
     pub version: RequestVersion,
@@ -96,7 +94,7 @@ impl RequestLine {
     }
 
     /// `HTTP/1.1` etc., None when unknown.
-    pub fn version_label(&self) -> Option<String> {
+    pub fn version_label(&self) -> Option<Cow<'static, str>> {
         self.known_version().map(Version::label)
     }
 }
@@ -423,6 +421,17 @@ fn status_line(i: &[u8]) -> IResult<&[u8], RawStatusLine<'_>> {
     ))
 }
 
+/// A method as text: the registered ones (RFC 9110 §9) as constants.
+fn method_text(raw: &[u8]) -> Cow<'static, str> {
+    const KNOWN: [&str; 9] = [
+        "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+    ];
+    match KNOWN.iter().find(|m| m.as_bytes() == raw) {
+        Some(m) => Cow::Borrowed(m),
+        None => Cow::Owned(lossy(raw)),
+    }
+}
+
 fn request_line_from(raw: RawRequestLine<'_>) -> RequestLine {
     let target = lossy(raw.target);
     let target = match target.char_indices().nth(MAX_URI_CHARS) {
@@ -430,7 +439,7 @@ fn request_line_from(raw: RawRequestLine<'_>) -> RequestLine {
         None => target,
     };
     RequestLine {
-        method: lossy(raw.method),
+        method: method_text(raw.method),
         target,
         version: raw.version,
     }

@@ -243,7 +243,7 @@ fn entry(p: &Prepared, pageref: &str, findings: &[&FindingOut]) -> Value {
             .sum(),
     );
 
-    let version = t.version.clone().unwrap_or_default();
+    let version = t.version.as_deref().unwrap_or_default().to_string();
     let req_h = &p.headers.request;
     let resp_h = &p.headers.response;
     let request = json!({

@@ -6,6 +6,8 @@
 //! integer microseconds since the Unix epoch (`*_us`), durations in
 //! milliseconds (`*_ms`) with microsecond precision.
 
+use std::borrow::Cow;
+
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -199,10 +201,10 @@ pub struct TransactionOut {
     pub id: u64,
     pub connection: u32,
     pub index: u32,
-    pub method: Option<String>,
+    pub method: Option<Cow<'static, str>>,
     pub uri: Option<String>,
     pub host: Option<String>,
-    pub version: Option<String>,
+    pub version: Option<Cow<'static, str>>,
     pub status: Option<u16>,
     pub interim: Vec<u16>,
     pub request_head_bytes: Option<u64>,

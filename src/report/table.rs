@@ -162,7 +162,7 @@ pub fn transactions(report: &Report) -> String {
         t.add_row(vec![
             x.id.to_string(),
             x.connection.to_string(),
-            x.method.clone().unwrap_or_else(|| "-".into()),
+            x.method.as_deref().unwrap_or("-").to_string(),
             target(x, 30),
             status,
             format!("{}/{}", fmt_bytes(req), fmt_bytes(resp)),

@@ -224,6 +224,12 @@ impl ToJson for String {
     }
 }
 
+impl ToJson for std::borrow::Cow<'static, str> {
+    fn to_json(&self, w: &mut JsonBuf<'_>) {
+        (**self).to_json(w)
+    }
+}
+
 impl ToJson for &str {
     fn to_json(&self, w: &mut JsonBuf<'_>) {
         (**self).to_json(w)

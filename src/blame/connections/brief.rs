@@ -182,7 +182,7 @@ impl HttpBrief {
             let mut b = TxBrief::of(t);
             if failed_candidate && t.response.is_none() {
                 b.names = Some(Box::new((
-                    t.method.clone().unwrap_or_default(),
+                    t.method.as_deref().unwrap_or_default().to_string(),
                     t.uri.clone().unwrap_or_default(),
                 )));
             }
