@@ -207,8 +207,7 @@ impl ToJson for f64 {
 
 impl ToJson for str {
     fn to_json(&self, w: &mut JsonBuf<'_>) {
-        // serde_json escapes `"`, `\` and control characters only.
-        if self.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        if !needs_escape(self.as_bytes()) {
             w.out.push(b'"');
             w.out.extend_from_slice(self.as_bytes());
             w.out.push(b'"');
@@ -216,6 +215,33 @@ impl ToJson for str {
             let _ = serde_json::to_writer(&mut *w.out, self);
         }
     }
+}
+
+/// Whether `s` has a byte serde_json escapes: `"`, `\` or a control
+/// character. Eight bytes at a time (a word's bytes tested together, as in
+/// "Bit Twiddling Hacks": `has_less`, `has_zero`): the finding texts and
+/// URIs are most of the report's string bytes.
+fn needs_escape(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let any_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        let v = u64::from_le_bytes(b);
+        let below_space = v.wrapping_sub(ONES * 0x20) & !v & HIGHS != 0;
+        if below_space
+            || any_zero(v ^ (ONES * u64::from(b'"')))
+            || any_zero(v ^ (ONES * u64::from(b'\\')))
+        {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 impl ToJson for String {
@@ -490,6 +516,19 @@ mod tests {
         same(&Vec::<u64>::new());
         same(&Some("x".to_string()));
         same(&Option::<String>::None);
+    }
+
+    #[test]
+    fn escape_check_is_bytewise() {
+        let bytewise = |s: &[u8]| s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+        for b in 0..=255u8 {
+            for at in 0..17 {
+                let mut s = vec![b'a'; 17];
+                s[at] = b;
+                assert_eq!(needs_escape(&s), bytewise(&s), "byte {b} at {at}");
+                assert_eq!(needs_escape(&s[..at + 1]), bytewise(&s[..at + 1]));
+            }
+        }
     }
 
     #[test]
