@@ -62,8 +62,22 @@ impl fmt::Display for Ms1 {
             return write!(f, "{:.1}", ns_to_ms(self.0));
         }
         let tenths = tenths + u64::from(rest > 50_000);
-        let sign = if self.0 < 0 { "-" } else { "" };
-        write!(f, "{sign}{}.{}", tenths / 10, tenths % 10)
+        // Laid out by hand and written once: through `write!` the pieces
+        // cost more than the arithmetic.
+        let mut text = [0u8; 24];
+        let mut n = 0;
+        if self.0 < 0 {
+            text[0] = b'-';
+            n = 1;
+        }
+        let mut digits = itoa::Buffer::new();
+        let whole = digits.format(tenths / 10).as_bytes();
+        text[n..n + whole.len()].copy_from_slice(whole);
+        n += whole.len();
+        text[n] = b'.';
+        text[n + 1] = b'0' + (tenths % 10) as u8;
+        n += 2;
+        f.write_str(std::str::from_utf8(&text[..n]).unwrap_or_default())
     }
 }
 
