@@ -563,11 +563,43 @@ const TYPICAL_FIELDS: usize = 16;
 /// Parses a complete head: start line, field lines, up to the empty line.
 /// Bytes after the empty line (there should be none) are ignored.
 pub fn parse_head(kind: StartKind, head: &[u8]) -> Result<Head, HeadError> {
-    let mut lines = split_lines(head).map(strip_cr);
+    parse_lines(kind, head.len(), split_lines(head))
+}
+
+/// As [`parse_head`], with the positions of all of the head's LFs already
+/// known (the reader finds them while looking for the head's end).
+pub fn parse_head_at(kind: StartKind, head: &[u8], lfs: &[u32]) -> Result<Head, HeadError> {
+    let (mut next, mut start, mut done) = (0, 0, false);
+    let lines = std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        match lfs.get(next) {
+            Some(&lf) => {
+                next += 1;
+                let line = head.get(start..lf as usize).unwrap_or_default();
+                start = (lf as usize).saturating_add(1);
+                Some(line)
+            }
+            None => {
+                done = true;
+                Some(head.get(start..).unwrap_or_default())
+            }
+        }
+    });
+    parse_lines(kind, head.len(), lines)
+}
+
+fn parse_lines<'a>(
+    kind: StartKind,
+    head_len: usize,
+    lines: impl Iterator<Item = &'a [u8]>,
+) -> Result<Head, HeadError> {
+    let mut lines = lines.map(strip_cr);
     let start = parse_start_line(kind, lines.next().unwrap_or_default())?;
     // Room for a typical head's fields without counting its lines first
     // (another pass over every head); more grow as usual.
-    let mut fields = Fields::with_capacity(head.len(), TYPICAL_FIELDS);
+    let mut fields = Fields::with_capacity(head_len, TYPICAL_FIELDS);
     let mut leniencies = Vec::new();
     if let StartLine::Request(line) = &start {
         if line.version == RequestVersion::Malformed {
@@ -615,6 +647,28 @@ mod tests {
         let expected = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
         for b in 0..=255u8 {
             assert_eq!(is_tchar(b), expected(b), "byte {b}");
+        }
+    }
+
+    #[test]
+    fn parse_at_known_line_ends_is_parse() {
+        for head in [
+            &b""[..],
+            b"\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"HTTP/1.1 200 OK\nContent-Length: 3\n\n",
+            b"GET /x HTTP/1.0\r\nA: b\r\n c\r\n\r\nrest\n",
+            b"GET / HTTP/1.1\r\nBad line\r\nX : y\r\n\r\n",
+            b"HTTP/1.0 404\r\n\r",
+        ] {
+            let lfs: Vec<u32> = memchr::memchr_iter(b'\n', head).map(|p| p as u32).collect();
+            for kind in [StartKind::Request, StartKind::Status] {
+                assert_eq!(
+                    parse_head_at(kind, head, &lfs),
+                    parse_head(kind, head),
+                    "{head:?}"
+                );
+            }
         }
     }
 

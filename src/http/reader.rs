@@ -149,6 +149,9 @@ pub struct MessageReader {
     state: State,
     /// The partial head (or resync candidate line); nothing else.
     buf: Vec<u8>,
+    /// Where the LFs in `buf` are, found while scanning for the head's end,
+    /// so that parsing it does not search for them again.
+    lfs: Vec<u32>,
     tunnel_bytes: u64,
     /// Enter the tunnel once the current body ends.
     tunnel_after_body: bool,
@@ -171,6 +174,7 @@ impl MessageReader {
             max_head_bytes,
             state,
             buf: Vec::new(),
+            lfs: Vec::new(),
             tunnel_bytes: 0,
             tunnel_after_body: false,
         }
@@ -302,6 +306,7 @@ impl MessageReader {
 
     fn release_buffer(&mut self) {
         self.buf.clear();
+        self.lfs.clear();
         if self.buf.capacity() > RETAINED_BUFFER_BYTES {
             self.buf = Vec::new();
         }
@@ -385,6 +390,8 @@ impl MessageReader {
                 break;
             }
             i = line_end.saturating_add(1);
+            let at = self.buf.len().saturating_add(line_end - batch_start);
+            self.lfs.push(u32::try_from(at).unwrap_or(u32::MAX));
             if matches!(scan.term, Term::Lf | Term::LfCr) {
                 complete = true;
                 break;
@@ -500,6 +507,7 @@ impl MessageReader {
             );
         }
         self.buf = Vec::new();
+        self.lfs = Vec::new();
         self.state = State::Stopped;
     }
 
@@ -534,7 +542,14 @@ impl MessageReader {
             last_frame: scan.last.frame,
         };
         let head_bytes = self.buf.len() as u64;
-        let parsed = parse::parse_head(self.start_kind(), &self.buf);
+        debug_assert!(
+            self.lfs
+                .iter()
+                .map(|&p| p as usize)
+                .eq(memchr::memchr_iter(b'\n', &self.buf)),
+            "the scan recorded every LF of the head"
+        );
+        let parsed = parse::parse_head_at(self.start_kind(), &self.buf, &self.lfs);
         self.release_buffer();
         match parsed {
             Err(e) => {

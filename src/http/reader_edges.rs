@@ -152,6 +152,7 @@ impl MessageReader {
             State::Tunnel | State::Lost { .. } | State::Stopped => {}
         }
         self.buf = Vec::new();
+        self.lfs = Vec::new();
         self.state = State::Stopped;
     }
 }
