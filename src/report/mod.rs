@@ -136,14 +136,21 @@ impl SummaryAcc {
             Some(Protocol::Tls) => self.tls_connections += 1,
             _ => {}
         }
-        for t in &out.transactions {
-            let v = blame_values(t);
-            for (total, x) in self.totals.iter_mut().zip(v) {
-                *total = total.saturating_add(ms_to_us(x));
-            }
+        // The causes' microseconds as attributed (what `blame_ms` shows,
+        // divided by 1000), without reading them back from the report's
+        // floats; a transaction without attribution counts as all zeros.
+        for i in 0..out.transactions.len() {
             self.transactions += 1;
-            for (values, x) in self.nonzero.iter_mut().zip(v) {
-                let us = ms_to_us(x);
+            let Some(b) = r.blame.get(i).and_then(Option::as_ref) else {
+                continue;
+            };
+            for ((total, values), &us) in self
+                .totals
+                .iter_mut()
+                .zip(&mut self.nonzero)
+                .zip(&b.parts_us)
+            {
+                *total = total.saturating_add(us);
                 if us > 0 {
                     values.add(us.unsigned_abs());
                 }
@@ -362,10 +369,6 @@ fn quality(summary: &PassSummary, q: &QualityAcc, connections: u64) -> QualityOu
         verdict,
         reasons,
     }
-}
-
-fn blame_values(t: &TransactionOut) -> [f64; 15] {
-    t.blame_ms.values()
 }
 
 /// Milliseconds (three decimals in the report) as whole microseconds.
