@@ -210,13 +210,15 @@ fn blame_transaction(
         .max(start);
 
     // Base phases, in time order; each starts where the previous ended.
+    // (Room for every phase and a few claims up front: growing these a step
+    // at a time was several reallocations per transaction.)
     let mut ph = Phaser {
-        base: Vec::new(),
+        base: Vec::with_capacity(8),
         cursor: start,
         end,
     };
     let mut phases = PhaseNs::default();
-    let mut claims: Vec<Claim> = Vec::new();
+    let mut claims: Vec<Claim> = Vec::with_capacity(4);
     if let Some(d) = dns {
         phases.dns = Some(ph.push(Cause::Dns, d.answer_ts));
         findings.push(Finding {
@@ -647,7 +649,8 @@ fn partition(
     claims: &[Claim],
 ) -> [i64; 15] {
     let mut parts = [0i64; 15];
-    let mut cuts: Vec<Timestamp> = vec![start, end];
+    let mut cuts: Vec<Timestamp> = Vec::with_capacity(2 + 2 * (base.len() + claims.len()));
+    cuts.extend([start, end]);
     for (_, a, b) in base {
         cuts.push(*a);
         cuts.push(*b);
