@@ -629,7 +629,12 @@ pub fn warnings_from(summary: &PassSummary, connections: AnomalyCounts) -> Vec<W
 
 /// "ip:port", IPv6 as "[addr]:port" (SocketAddr's Display does exactly this).
 pub fn endpoint(a: &std::net::SocketAddr) -> String {
-    a.to_string()
+    use std::fmt::Write;
+    // Room for the longest IPv6 form up front: `to_string` grows the text
+    // byte group by byte group (two reallocations per address).
+    let mut s = String::with_capacity(48);
+    let _ = write!(s, "{a}");
+    s
 }
 
 fn side_str(s: Side) -> &'static str {
