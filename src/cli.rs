@@ -73,8 +73,9 @@ struct Common {
     /// Decode frames only, without connection tracking (benchmark floor).
     #[arg(long, hide = true)]
     decode_only: bool,
-    /// Threads: 1 analyzes and writes on one thread; 2 (default) writes
-    /// NDJSON on a second one. The output is identical.
+    /// Threads: 1 reads, analyzes and writes on one thread; 2 (default)
+    /// reads the file on a thread of its own and writes JSON and NDJSON on
+    /// another. The output is identical.
     #[arg(long, hide = true, default_value_t = 2)]
     threads: usize,
 }
