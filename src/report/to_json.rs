@@ -39,13 +39,23 @@ impl<'a> JsonBuf<'a> {
         }
     }
 
-    fn newline(&mut self, prefix: &[u8]) {
-        const SPACES: [u8; 64] = [b' '; 64];
-        self.out.extend_from_slice(prefix);
+    /// A line break (after a comma when `comma`) and the indent: one copy
+    /// from a constant line for the usual depths.
+    fn newline(&mut self, comma: bool) {
+        const LINE: [u8; 66] = {
+            let mut line = [b' '; 66];
+            line[0] = b',';
+            line[1] = b'\n';
+            line
+        };
         let mut n = self.pretty.unwrap_or(0) + 2 * self.depth;
+        let from = if comma { 0 } else { 1 };
+        let here = n.min(LINE.len() - 2);
+        self.out.extend_from_slice(&LINE[from..2 + here]);
+        n -= here;
         while n > 0 {
-            let k = n.min(SPACES.len());
-            self.out.extend_from_slice(&SPACES[..k]);
+            let k = n.min(LINE.len() - 2);
+            self.out.extend_from_slice(&LINE[2..2 + k]);
             n -= k;
         }
     }
@@ -59,27 +69,24 @@ impl<'a> JsonBuf<'a> {
     fn close(&mut self, bracket: u8) {
         self.depth -= 1;
         if self.pretty.is_some() {
-            self.newline(b"\n");
+            self.newline(false);
         }
         self.out.push(bracket);
     }
 
     /// An object key (a plain identifier: nothing to escape), with the
     /// separator before it. `compact` is the whole compact text, e.g.
-    /// `,"id":`: one constant copy (see [`object_fields`]).
+    /// `,"id":`, and `pretty` the key's pretty text, `"id": `: each one
+    /// constant copy (see [`object_fields`]).
     #[inline(always)]
-    fn key(&mut self, first: bool, compact: &'static [u8], key: &'static str) {
+    fn key(&mut self, first: bool, compact: &'static [u8], pretty: &'static [u8]) {
         match self.pretty {
             None => self.out.extend_from_slice(compact),
-            Some(_) => self.pretty_key(first, key),
+            Some(_) => {
+                self.newline(!first);
+                self.out.extend_from_slice(pretty);
+            }
         }
-    }
-
-    fn pretty_key(&mut self, first: bool, key: &str) {
-        self.newline(if first { b"\n" } else { b",\n" });
-        self.out.push(b'"');
-        self.out.extend_from_slice(key.as_bytes());
-        self.out.extend_from_slice(b"\": ");
     }
 }
 
@@ -107,7 +114,8 @@ macro_rules! object_fields {
             } else {
                 concat!(",\"", stringify!($key), "\":").as_bytes()
             };
-            w.key(first, compact, stringify!($key));
+            let pretty = concat!("\"", stringify!($key), "\": ").as_bytes();
+            w.key(first, compact, pretty);
             ToJson::to_json(&$value, w);
             #[allow(unused_assignments)]
             { first = false; }
@@ -280,7 +288,7 @@ impl<T: ToJson> ToJson for Vec<T> {
         w.open(b'[');
         for (i, v) in self.iter().enumerate() {
             match (w.pretty.is_some(), i == 0) {
-                (true, first) => w.newline(if first { b"\n" } else { b",\n" }),
+                (true, first) => w.newline(!first),
                 (false, false) => w.out.push(b','),
                 (false, true) => {}
             }
@@ -477,7 +485,7 @@ mod tests {
     fn same<T: ToJson + Serialize>(v: &T) {
         let expected = serde_json::to_string(v).expect("serializes");
         assert_eq!(compact(v), expected);
-        for base in [0, 4] {
+        for base in [0, 4, 70] {
             let mut expected = Vec::new();
             pretty_indented(&mut expected, v, base).expect("serializes");
             assert_eq!(pretty(v, base), String::from_utf8(expected).expect("utf-8"));
