@@ -139,11 +139,9 @@ impl SummaryAcc {
         // The causes' microseconds as attributed (what `blame_ms` shows,
         // divided by 1000), without reading them back from the report's
         // floats; a transaction without attribution counts as all zeros.
-        for i in 0..out.transactions.len() {
-            self.transactions += 1;
-            let Some(b) = r.blame.get(i).and_then(Option::as_ref) else {
-                continue;
-            };
+        self.transactions += out.transactions.len() as u64;
+        let attributed = r.blame.iter().take(out.transactions.len()).flatten();
+        for b in attributed {
             for ((total, values), &us) in self
                 .totals
                 .iter_mut()
@@ -446,19 +444,7 @@ fn recommendations(
 /// Serializes a finding; `tx_id` maps a transaction index on the finding's
 /// connection to its global `id`.
 pub fn finding_out(f: &crate::blame::Finding, tx_id: impl Fn(u32) -> Option<u64>) -> FindingOut {
-    FindingOut {
-        kind: f.kind,
-        connection: f.connection,
-        transaction: f.transaction.and_then(tx_id),
-        start_us: f.start.as_micros(),
-        duration_us: ns_to_us(f.duration_ns),
-        frames: f.frames.clone(),
-        detail: f.detail.clone(),
-        confidence: f.confidence.as_str(),
-        vantage: f.vantage.as_str(),
-        saving_ms: f.saving_ns.map(|n| ns_to_us(n) as f64 / 1000.0),
-        recommendation: f.recommendation.clone(),
-    }
+    finding_out_owned(f.clone(), f.transaction.and_then(tx_id))
 }
 
 /// As [`finding_out`], moving the texts; `transaction`: its report id.
