@@ -4,12 +4,15 @@
 //! The document lists connections, transactions and findings in connection-id
 //! order, and its warnings come before them, but connections finish in
 //! another order and the warnings are known only at the end. So each
-//! finished connection is serialized at once into a [`Spool`] (memory up to
-//! [`SPOOL_MEMORY_BYTES`] each, then an anonymous temporary file that the
-//! operating system deletes), and the document is assembled at the end from
-//! the spooled pieces. What stays in memory per connection is an index entry
-//! (40 bytes). The connection-management findings are spooled as the
-//! analyzer gives them and listed after the connections' own findings.
+//! finished connection is serialized at once into three [`Spool`]s, one per
+//! array (memory up to [`SPOOL_MEMORY_BYTES`] each, then an anonymous
+//! temporary file that the operating system deletes), and the document is
+//! assembled at the end from the spooled pieces: each array is read back
+//! from its own file, mostly forwards, through a window, and pieces that
+//! follow each other in the file are copied as one. What stays in memory per
+//! connection is an index entry (32 bytes). The connection-management
+//! findings are spooled as the analyzer gives them and listed after the
+//! connections' own findings.
 //!
 //! The bytes are the same as `serde_json::to_writer_pretty` of
 //! [`super::build_with`]'s [`super::model::Report`] (a test checks it), except
@@ -18,7 +21,7 @@
 //! decides when it is analyzed.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use serde::Serialize;
 
@@ -30,16 +33,20 @@ use super::{
 };
 use crate::pipeline::{ConnectionRecord, PassSummary};
 
-/// Spooled bytes kept in memory before moving to a temporary file.
-pub const SPOOL_MEMORY_BYTES: usize = 2 << 20;
+/// Bytes each spool keeps in memory before moving to a temporary file.
+pub const SPOOL_MEMORY_BYTES: usize = 1 << 19;
 
-/// Where one connection's pieces are in the spool: its connection object,
-/// then its transactions, then its findings (each piece a comma-separated run
-/// of array elements, possibly empty).
+/// The document's three arrays, each spooled on its own so that reading one
+/// back is (nearly) sequential.
+const PARTS: [&str; 3] = ["connections", "transactions", "findings"];
+
+/// Where one connection's pieces start in the three part spools: its
+/// connection object, its transactions, its findings (each piece a run of
+/// array elements, each after its separator, possibly empty). A piece ends where
+/// the next connection's starts, so only starts are kept (32 bytes each).
 struct Entry {
     id: u32,
-    start: u64,
-    ends: [u64; 3],
+    starts: [u64; 3],
 }
 
 /// Builds the JSON report one finished connection at a time.
@@ -48,11 +55,11 @@ pub struct JsonReportWriter {
     acc: SummaryAcc,
     anomalies: AnomalyAcc,
     analysis: Option<ConnectionFindings>,
+    /// In the order the connections were added.
     index: Vec<Entry>,
-    spool: Spool,
-    /// The connection-management findings, comma-separated.
+    parts: [Spool; 3],
+    /// The connection-management findings, each after its separator.
     extra: Spool,
-    scratch: Vec<u8>,
 }
 
 impl JsonReportWriter {
@@ -74,9 +81,8 @@ impl JsonReportWriter {
             anomalies: AnomalyAcc::default(),
             analysis: Some(ConnectionFindings::new(options)),
             index: Vec::new(),
-            spool: Spool::new(spool_memory),
+            parts: [(); 3].map(|_| Spool::new(spool_memory)),
             extra: Spool::new(spool_memory),
-            scratch: Vec::new(),
         }
     }
 
@@ -112,46 +118,27 @@ impl JsonReportWriter {
     fn spool_record(&mut self, r: &ConnectionRecord, out: super::RecordOut) -> io::Result<()> {
         self.acc.add(r, &out);
         self.anomalies.add(r.id, &r.anomalies);
-        let start = self.spool.len;
-        let mut ends = [start; 3];
-        self.element(&out.connection, true)?;
-        ends[0] = self.spool.len;
-        for (i, t) in out.transactions.iter().enumerate() {
-            self.element(t, i == 0)?;
+        let starts = self.parts.each_ref().map(Spool::len);
+        self.element(0, &out.connection)?;
+        for t in &out.transactions {
+            self.element(1, t)?;
         }
-        ends[1] = self.spool.len;
-        for (i, f) in out.findings.iter().enumerate() {
-            self.element(f, i == 0)?;
+        for f in &out.findings {
+            self.element(2, f)?;
         }
-        ends[2] = self.spool.len;
-        self.index.push(Entry {
-            id: r.id,
-            start,
-            ends,
-        });
+        self.index.push(Entry { id: r.id, starts });
         Ok(())
     }
 
-    /// Appends one array element, pretty-printed at the depth of the
-    /// report's arrays, after a separator unless it is a piece's first.
-    fn element<T: ToJson>(&mut self, value: &T, first: bool) -> io::Result<()> {
-        self.scratch.clear();
-        if !first {
-            self.scratch.extend_from_slice(b",\n    ");
-        }
-        value.to_json(&mut JsonBuf::pretty(&mut self.scratch, 4));
-        self.spool.append(&self.scratch)
+    /// Appends one array element to a part's spool.
+    fn element<T: ToJson>(&mut self, part: usize, value: &T) -> io::Result<()> {
+        self.parts[part].append(|buf| element(buf, value))
     }
 
     fn spool_findings(&mut self, found: Vec<FindingOut>) -> io::Result<()> {
         self.acc.add_findings(&found);
         for f in &found {
-            self.scratch.clear();
-            if self.extra.len > 0 {
-                self.scratch.extend_from_slice(b",\n    ");
-            }
-            f.to_json(&mut JsonBuf::pretty(&mut self.scratch, 4));
-            self.extra.append(&self.scratch)?;
+            self.extra.append(|buf| element(buf, f))?;
         }
         Ok(())
     }
@@ -165,10 +152,17 @@ impl JsonReportWriter {
         self.spool_findings(found)?;
         let warnings = warnings_from(summary, self.anomalies.into_counts());
         let summary_out = self.acc.finish(summary);
-        self.index.sort_unstable_by_key(|e| e.id);
-        let mut spool = self.spool.into_reader()?;
-        let extra_len = self.extra.len;
-        let mut extra = self.extra.into_reader()?;
+        // Each piece's range, then the pieces in connection-id order.
+        let ends = self.parts.each_ref().map(Spool::len);
+        let mut ranges: Vec<(u32, [(u64, u64); 3])> = Vec::with_capacity(self.index.len());
+        for (i, e) in self.index.iter().enumerate() {
+            let next = self.index.get(i + 1).map_or(ends, |n| n.starts);
+            ranges.push((e.id, [0, 1, 2].map(|k| (e.starts[k], next[k]))));
+        }
+        self.index = Vec::new();
+        ranges.sort_unstable_by_key(|r| r.0);
+        let extra_len = self.extra.len();
+        let mut extra = Some(self.extra);
         let mut buf = Vec::new();
 
         out.write_all(b"{\n  \"schema_version\": ")?;
@@ -179,25 +173,33 @@ impl JsonReportWriter {
         field(out, &mut buf, &capture_out(summary))?;
         out.write_all(b",\n  \"warnings\": ")?;
         field(out, &mut buf, &warnings)?;
-        for (part, name) in ["connections", "transactions", "findings"]
-            .into_iter()
-            .enumerate()
-        {
-            write!(out, ",\n  \"{name}\": [")?;
-            let mut any = false;
-            for e in &self.index {
-                let from = if part == 0 { e.start } else { e.ends[part - 1] };
-                let to = e.ends[part];
-                if to == from {
-                    continue;
+        for (part, spool) in self.parts.into_iter().enumerate() {
+            write!(out, ",\n  \"{}\": [", PARTS[part])?;
+            let mut reader = spool.into_reader()?;
+            // Every element starts with its separator, so pieces that follow
+            // each other in the spool are copied as one run; the first
+            // element of the array loses the comma.
+            let mut run: Option<(u64, u64)> = None;
+            for (from, to) in ranges.iter().map(|r| r.1[part]) {
+                match &mut run {
+                    _ if to == from => {}
+                    Some((_, end)) if *end == from => *end = to,
+                    Some(done) => {
+                        reader.copy(done.0, done.1, out)?;
+                        run = Some((from, to));
+                    }
+                    None => run = Some((from + 1, to)),
                 }
-                out.write_all(if any { b",\n    " } else { b"\n    " })?;
-                spool.copy(from, to, out, &mut buf)?;
-                any = true;
             }
+            if let Some((from, to)) = run {
+                reader.copy(from, to, out)?;
+            }
+            let mut any = run.is_some();
             if part == 2 && extra_len > 0 {
-                out.write_all(if any { b",\n    " } else { b"\n    " })?;
-                extra.copy(0, extra_len, out, &mut buf)?;
+                let skip = u64::from(!any);
+                if let Some(extra) = extra.take() {
+                    extra.into_reader()?.copy(skip, extra_len, out)?;
+                }
                 any = true;
             }
             out.write_all(if any { b"\n  ]" } else { b"]" })?;
@@ -206,6 +208,13 @@ impl JsonReportWriter {
         field(out, &mut buf, &summary_out)?;
         out.write_all(b"\n}\n")
     }
+}
+
+/// One array element after its separator, pretty-printed at the depth of
+/// the report's arrays.
+fn element<T: ToJson>(buf: &mut Vec<u8>, value: &T) {
+    buf.extend_from_slice(b",\n    ");
+    value.to_json(&mut JsonBuf::pretty(buf, 4));
 }
 
 /// A top-level value: pretty-printed at depth 1.
@@ -306,8 +315,9 @@ impl serde_json::ser::Formatter for NestedPretty {
     }
 }
 
-/// Bytes read back from the spool file at a time.
-const COPY_PIECE: usize = 1 << 20;
+/// Bytes read back from a spool file at a time: pieces are read through
+/// this window, so nearby pieces cost one read.
+const READ_WINDOW: usize = 1 << 20;
 
 /// An I/O error on the spool's temporary file, not on the output.
 #[derive(Debug)]
@@ -330,63 +340,88 @@ pub fn is_spool_error(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<SpoolError>())
 }
 
-/// Bytes written once, then read back by range.
+/// Bytes written once, then read back by range. Values are serialized
+/// straight into its buffer: in memory up to a limit, then a temporary file
+/// the buffer is flushed to.
 struct Spool {
-    memory: Vec<u8>,
+    buf: Vec<u8>,
     memory_limit: usize,
-    file: Option<BufWriter<File>>,
-    len: u64,
+    file: Option<File>,
+    /// Bytes already in the file.
+    flushed: u64,
 }
+
+/// Buffered bytes written to a spool file at a time.
+const FLUSH_BYTES: usize = 1 << 18;
 
 impl Spool {
     fn new(memory_limit: usize) -> Spool {
         Spool {
-            memory: Vec::new(),
+            buf: Vec::new(),
             memory_limit,
             file: None,
-            len: 0,
+            flushed: 0,
         }
     }
 
-    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if self.file.is_none() && self.memory.len() + bytes.len() > self.memory_limit {
-            let mut f =
-                BufWriter::with_capacity(1 << 20, tempfile::tempfile().map_err(spool_error)?);
-            f.write_all(&self.memory).map_err(spool_error)?;
-            self.memory = Vec::new();
-            self.file = Some(f);
-        }
+    /// Bytes spooled so far.
+    fn len(&self) -> u64 {
+        self.flushed + self.buf.len() as u64
+    }
+
+    /// Appends `write`'s bytes.
+    fn append(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
+        write(&mut self.buf);
         match &mut self.file {
-            Some(f) => f.write_all(bytes).map_err(spool_error)?,
-            None => self.memory.extend_from_slice(bytes),
+            Some(f) if self.buf.len() >= FLUSH_BYTES => {
+                f.write_all(&self.buf).map_err(spool_error)?;
+                self.flushed += self.buf.len() as u64;
+                self.buf.clear();
+            }
+            Some(_) => {}
+            None if self.buf.len() > self.memory_limit => {
+                let mut f = tempfile::tempfile().map_err(spool_error)?;
+                f.write_all(&self.buf).map_err(spool_error)?;
+                self.flushed = self.buf.len() as u64;
+                self.buf = Vec::with_capacity(FLUSH_BYTES * 2);
+                self.file = Some(f);
+            }
+            None => {}
         }
-        self.len += bytes.len() as u64;
         Ok(())
     }
 
-    fn into_reader(self) -> io::Result<SpoolReader> {
+    fn into_reader(mut self) -> io::Result<SpoolReader> {
         match self.file {
-            None => Ok(SpoolReader::Memory(self.memory)),
-            Some(f) => Ok(SpoolReader::File(
-                f.into_inner().map_err(|e| spool_error(e.into_error()))?,
-            )),
+            None => Ok(SpoolReader::Memory(self.buf)),
+            Some(mut file) => {
+                file.write_all(&self.buf).map_err(spool_error)?;
+                self.buf = Vec::new();
+                Ok(SpoolReader::File {
+                    file,
+                    window: Vec::new(),
+                    at: 0,
+                    window_size: READ_WINDOW,
+                })
+            }
         }
     }
 }
 
 enum SpoolReader {
     Memory(Vec<u8>),
-    File(File),
+    File {
+        file: File,
+        /// Bytes of the file from offset `at`, up to `window_size`.
+        window: Vec<u8>,
+        at: u64,
+        window_size: usize,
+    },
 }
 
 impl SpoolReader {
-    fn copy(
-        &mut self,
-        from: u64,
-        to: u64,
-        out: &mut dyn Write,
-        buf: &mut Vec<u8>,
-    ) -> io::Result<()> {
+    /// Writes the spooled bytes `from..to` to `out`.
+    fn copy(&mut self, from: u64, to: u64, out: &mut dyn Write) -> io::Result<()> {
         match self {
             SpoolReader::Memory(m) => {
                 let range = usize::try_from(from).unwrap_or(usize::MAX)
@@ -396,19 +431,91 @@ impl SpoolReader {
                     .ok_or_else(|| spool_error(io::Error::other("spool range")))?;
                 out.write_all(bytes)
             }
-            SpoolReader::File(f) => {
-                // In pieces: a range can be long (all the connection findings).
-                f.seek(SeekFrom::Start(from)).map_err(spool_error)?;
-                let mut left = to.saturating_sub(from);
-                while left > 0 {
-                    let n = usize::try_from(left.min(COPY_PIECE as u64)).unwrap_or(COPY_PIECE);
-                    buf.resize(n, 0);
-                    f.read_exact(buf).map_err(spool_error)?;
-                    out.write_all(buf)?;
-                    left -= n as u64;
+            SpoolReader::File {
+                file,
+                window,
+                at,
+                window_size,
+            } => {
+                let mut from = from;
+                while from < to {
+                    let in_window = from
+                        .checked_sub(*at)
+                        .and_then(|skip| usize::try_from(skip).ok())
+                        .filter(|&skip| skip < window.len());
+                    let Some(skip) = in_window else {
+                        window.resize(*window_size, 0);
+                        let n = read_at_most(file, window, from).map_err(spool_error)?;
+                        window.truncate(n);
+                        *at = from;
+                        if n == 0 {
+                            return Err(spool_error(io::ErrorKind::UnexpectedEof.into()));
+                        }
+                        continue;
+                    };
+                    let n = usize::try_from(to - from)
+                        .unwrap_or(usize::MAX)
+                        .min(window.len() - skip);
+                    out.write_all(&window[skip..skip + n])?;
+                    from += n as u64;
                 }
                 Ok(())
             }
+        }
+    }
+}
+
+/// Fills `buf` from `offset` as far as the file goes; the count read.
+fn read_at_most(mut file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    file.seek(SeekFrom::Start(offset))?;
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pieces read back in any order, through a window smaller than some of
+    /// them, from memory and from the file, are the bytes appended.
+    #[test]
+    fn spool_reads_back_any_range() {
+        for memory_limit in [1 << 20, 10] {
+            let mut spool = Spool::new(memory_limit);
+            let mut expected = Vec::new();
+            let mut pieces = Vec::new();
+            for i in 0..200u32 {
+                let start = spool.len();
+                let piece: Vec<u8> = (0..(i * 37 % 301)).map(|k| (k ^ i) as u8).collect();
+                spool.append(|buf| buf.extend_from_slice(&piece)).unwrap();
+                expected.extend_from_slice(&piece);
+                pieces.push((start, spool.len()));
+            }
+            assert_eq!(spool.len(), expected.len() as u64);
+            let mut reader = spool.into_reader().unwrap();
+            if let SpoolReader::File { window_size, .. } = &mut reader {
+                *window_size = 100;
+            } else {
+                assert!(memory_limit > expected.len());
+            }
+            // Backwards, then a long range across many windows.
+            for &(from, to) in pieces.iter().rev() {
+                let mut out = Vec::new();
+                reader.copy(from, to, &mut out).unwrap();
+                assert!(out == expected[from as usize..to as usize]);
+            }
+            let mut out = Vec::new();
+            reader.copy(5, expected.len() as u64, &mut out).unwrap();
+            assert!(out == expected[5..]);
+            assert!(reader.copy(0, expected.len() as u64 + 1, &mut out).is_err());
         }
     }
 }
