@@ -152,15 +152,16 @@ impl JsonReportWriter {
         self.spool_findings(found)?;
         let warnings = warnings_from(summary, self.anomalies.into_counts());
         let summary_out = self.acc.finish(summary);
-        // Each piece's range, then the pieces in connection-id order.
+        // The pieces in connection-id order: positions in `index`, sorted
+        // (a piece ends where the next one added starts).
         let ends = self.parts.each_ref().map(Spool::len);
-        let mut ranges: Vec<(u32, [(u64, u64); 3])> = Vec::with_capacity(self.index.len());
-        for (i, e) in self.index.iter().enumerate() {
-            let next = self.index.get(i + 1).map_or(ends, |n| n.starts);
-            ranges.push((e.id, [0, 1, 2].map(|k| (e.starts[k], next[k]))));
-        }
-        self.index = Vec::new();
-        ranges.sort_unstable_by_key(|r| r.0);
+        let index = std::mem::take(&mut self.index);
+        let mut order: Vec<usize> = (0..index.len()).collect();
+        order.sort_unstable_by_key(|&i| index[i].id);
+        let piece = |i: usize, part: usize| {
+            let end = index.get(i + 1).map_or(ends[part], |n| n.starts[part]);
+            (index[i].starts[part], end)
+        };
         let extra_len = self.extra.len();
         let mut extra = Some(self.extra);
         let mut buf = Vec::new();
@@ -173,15 +174,16 @@ impl JsonReportWriter {
         field(out, &mut buf, &capture_out(summary))?;
         out.write_all(b",\n  \"warnings\": ")?;
         field(out, &mut buf, &warnings)?;
+        let mut buffers = Vec::new();
         std::thread::scope(|scope| -> io::Result<()> {
             for (part, spool) in self.parts.into_iter().enumerate() {
                 write!(out, ",\n  \"{}\": [", PARTS[part])?;
-                let mut reader = spool.into_reader()?;
+                let mut reader = spool.into_reader(std::mem::take(&mut buffers))?;
                 // Every element starts with its separator, so pieces that follow
                 // each other in the spool are copied as one run; the first
                 // element of the array loses the comma.
                 let mut run: Option<(u64, u64)> = None;
-                for (from, to) in ranges.iter().map(|r| r.1[part]) {
+                for (from, to) in order.iter().map(|&i| piece(i, part)) {
                     match &mut run {
                         _ if to == from => {}
                         Some((_, end)) if *end == from => *end = to,
@@ -199,16 +201,21 @@ impl JsonReportWriter {
                 if part == 2 && extra_len > 0 {
                     let skip = u64::from(!any);
                     if let Some(extra) = extra.take() {
-                        extra.into_reader()?.copy(skip, extra_len, out)?;
+                        extra.into_reader(Vec::new())?.copy(skip, extra_len, out)?;
                     }
                     any = true;
                 }
                 out.write_all(if any { b"\n  ]" } else { b"]" })?;
                 // Closing a spool file frees its page cache (40 ms for
                 // 500 MB): that happens while the next part is copied (or
-                // here, if no thread can be made).
-                let closing = std::thread::Builder::new().name("wireblame-spool".into());
-                let _ = closing.spawn_scoped(scope, move || drop(reader));
+                // here, if no thread can be made). The block buffers stay
+                // on this thread, for the next part.
+                let (file, blocks) = reader.into_parts();
+                buffers = blocks;
+                if let Some(file) = file {
+                    let closing = std::thread::Builder::new().name("wireblame-spool".into());
+                    let _ = closing.spawn_scoped(scope, move || drop(file));
+                }
             }
             Ok(())
         })?;
@@ -326,10 +333,10 @@ impl serde_json::ser::Formatter for NestedPretty {
 /// A spool file is read back in aligned blocks of this size, the last
 /// [`CACHED_BLOCKS`] used kept. Connections finish out of id order, so
 /// reading an array in id order jumps back and forth within a few MiB: on
-/// big.pcap one 1 MiB window read 2.7 GB for the 0.74 GB spooled; eight
-/// cached 512 KiB blocks read 0.81 GB.
+/// big.pcap one 1 MiB window read 2.7 GB for the 0.74 GB spooled; four
+/// cached 512 KiB blocks read 0.85 GB (eight: 0.81 GB).
 const BLOCK_BYTES: usize = 1 << 19;
-const CACHED_BLOCKS: usize = 8;
+const CACHED_BLOCKS: usize = 4;
 
 /// An I/O error on the spool's temporary file, not on the output.
 #[derive(Debug)]
@@ -403,13 +410,18 @@ impl Spool {
         Ok(())
     }
 
-    fn into_reader(mut self) -> io::Result<SpoolReader> {
+    /// A reader of the spooled bytes; `buffers`: block buffers to reuse.
+    fn into_reader(mut self, buffers: Vec<Vec<u8>>) -> io::Result<SpoolReader> {
         match self.file {
             None => Ok(SpoolReader::Memory(self.buf)),
             Some(mut file) => {
                 file.write_all(&self.buf).map_err(spool_error)?;
                 self.buf = Vec::new();
-                Ok(SpoolReader::File(BlockCache::new(file, BLOCK_BYTES)))
+                Ok(SpoolReader::File(BlockCache::new(
+                    file,
+                    BLOCK_BYTES,
+                    buffers,
+                )))
             }
         }
     }
@@ -421,6 +433,17 @@ enum SpoolReader {
 }
 
 impl SpoolReader {
+    /// Its file, if any, and its block buffers.
+    fn into_parts(self) -> (Option<File>, Vec<Vec<u8>>) {
+        match self {
+            SpoolReader::Memory(_) => (None, Vec::new()),
+            SpoolReader::File(cache) => {
+                let buffers = cache.blocks.into_iter().map(|b| b.2).collect();
+                (Some(cache.file), buffers)
+            }
+        }
+    }
+
     /// Writes the spooled bytes `from..to` to `out`.
     fn copy(&mut self, from: u64, to: u64, out: &mut dyn Write) -> io::Result<()> {
         match self {
@@ -460,15 +483,18 @@ struct BlockCache {
     block_bytes: usize,
     /// (block index, last use, bytes).
     blocks: Vec<(u64, u64, Vec<u8>)>,
+    /// Buffers to use before allocating.
+    spare: Vec<Vec<u8>>,
     uses: u64,
 }
 
 impl BlockCache {
-    fn new(file: File, block_bytes: usize) -> BlockCache {
+    fn new(file: File, block_bytes: usize, spare: Vec<Vec<u8>>) -> BlockCache {
         BlockCache {
             file,
             block_bytes,
             blocks: Vec::with_capacity(CACHED_BLOCKS),
+            spare,
             uses: 0,
         }
     }
@@ -480,7 +506,8 @@ impl BlockCache {
             Some(i) => i,
             None => {
                 let i = if self.blocks.len() < CACHED_BLOCKS {
-                    self.blocks.push((index, 0, vec![0; self.block_bytes]));
+                    let buf = self.spare.pop().unwrap_or_default();
+                    self.blocks.push((index, 0, buf));
                     self.blocks.len() - 1
                 } else {
                     // The least recently used.
@@ -540,7 +567,7 @@ mod tests {
                 pieces.push((start, spool.len()));
             }
             assert_eq!(spool.len(), expected.len() as u64);
-            let mut reader = spool.into_reader().unwrap();
+            let mut reader = spool.into_reader(Vec::new()).unwrap();
             if let SpoolReader::File(cache) = &mut reader {
                 cache.block_bytes = 100;
             } else {
