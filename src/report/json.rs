@@ -552,37 +552,49 @@ mod tests {
     use super::*;
 
     /// Pieces read back in any order, through blocks smaller than some of
-    /// them, from memory and from the file, are the bytes appended.
+    /// them, from memory and from the file (flushed to it more than once),
+    /// are the bytes appended; a second reader reuses the first one's block
+    /// buffers.
     #[test]
     fn spool_reads_back_any_range() {
-        for memory_limit in [1 << 20, 10] {
-            let mut spool = Spool::new(memory_limit);
-            let mut expected = Vec::new();
-            let mut pieces = Vec::new();
-            for i in 0..200u32 {
-                let start = spool.len();
-                let piece: Vec<u8> = (0..(i * 37 % 301)).map(|k| (k ^ i) as u8).collect();
-                spool.append(|buf| buf.extend_from_slice(&piece)).unwrap();
-                expected.extend_from_slice(&piece);
-                pieces.push((start, spool.len()));
-            }
-            assert_eq!(spool.len(), expected.len() as u64);
-            let mut reader = spool.into_reader(Vec::new()).unwrap();
-            if let SpoolReader::File(cache) = &mut reader {
-                cache.block_bytes = 100;
-            } else {
-                assert!(memory_limit > expected.len());
-            }
-            // Backwards, then a long range across more blocks than are kept.
-            for &(from, to) in pieces.iter().rev() {
+        for memory_limit in [1 << 24, 10] {
+            let mut buffers = Vec::new();
+            for round in 0..2u32 {
+                let mut spool = Spool::new(memory_limit);
+                let mut expected = Vec::new();
+                let mut pieces = Vec::new();
+                for i in 0..400u32 {
+                    let start = spool.len();
+                    let n = (i * 37 + round) % 3001;
+                    let piece: Vec<u8> = (0..n).map(|k| (k ^ i ^ round) as u8).collect();
+                    spool.append(|buf| buf.extend_from_slice(&piece)).unwrap();
+                    expected.extend_from_slice(&piece);
+                    pieces.push((start, spool.len()));
+                }
+                assert!(expected.len() > 2 * FLUSH_BYTES);
+                assert_eq!(spool.len(), expected.len() as u64);
+                let mut reader = spool.into_reader(std::mem::take(&mut buffers)).unwrap();
+                if let SpoolReader::File(cache) = &mut reader {
+                    cache.block_bytes = 1000;
+                    assert_eq!(
+                        cache.spare.len(),
+                        if round == 0 { 0 } else { CACHED_BLOCKS }
+                    );
+                } else {
+                    assert!(memory_limit > expected.len());
+                }
+                // Backwards, then a long range across more blocks than are kept.
+                for &(from, to) in pieces.iter().rev() {
+                    let mut out = Vec::new();
+                    reader.copy(from, to, &mut out).unwrap();
+                    assert!(out == expected[from as usize..to as usize]);
+                }
                 let mut out = Vec::new();
-                reader.copy(from, to, &mut out).unwrap();
-                assert!(out == expected[from as usize..to as usize]);
+                reader.copy(5, expected.len() as u64, &mut out).unwrap();
+                assert!(out == expected[5..]);
+                assert!(reader.copy(0, expected.len() as u64 + 1, &mut out).is_err());
+                buffers = reader.into_parts().1;
             }
-            let mut out = Vec::new();
-            reader.copy(5, expected.len() as u64, &mut out).unwrap();
-            assert!(out == expected[5..]);
-            assert!(reader.copy(0, expected.len() as u64 + 1, &mut out).is_err());
         }
     }
 }
