@@ -335,19 +335,21 @@ fn run_json(config: &Config, options: &PassOptions, mut out: Output) -> Result<(
             s.error = s.writer.add_taking(r, keep).err();
         }
     })?;
+    // The spool's files are anonymous: name their directory (TMPDIR).
+    let spool_err = |source| Error::Output {
+        path: format!(
+            "temporary file in {} (set TMPDIR elsewhere)",
+            std::env::temp_dir().display()
+        ),
+        source,
+    };
     let writer = spooler.writer;
     if let Some(e) = spooler.error {
-        return Err(Error::Output {
-            path: "<temporary file>".into(),
-            source: e,
-        });
+        return Err(spool_err(e));
     }
     let written = writer.finish(&summary, &mut out.w);
     written.map_err(|e| match report::json::is_spool_error(&e) {
-        true => Error::Output {
-            path: "<temporary file>".into(),
-            source: e,
-        },
+        true => spool_err(e),
         false => out.err(e),
     })?;
     out.finish()

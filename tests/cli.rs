@@ -188,6 +188,34 @@ fn unwritable_output_path() {
     assert!(line.contains("/nonexistent/dir/x.json"), "{line}");
 }
 
+/// The JSON report goes through temporary files once it outgrows memory;
+/// when they cannot be made, the one line names their directory.
+#[test]
+fn json_spool_directory_that_cannot_be_used_is_named() {
+    let file = TempFile::with_bytes("spool-tmpdir.pcap", &many_connections(1500));
+    let mut cmd = Command::new(bin());
+    cmd.args([
+        "analyze",
+        "--format",
+        "json",
+        "-o",
+        "/dev/null",
+        file.as_str(),
+    ]);
+    let out = cmd.env("TMPDIR", "/nonexistent/tmp").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = one_stderr_line(&stderr);
+    assert!(
+        line.contains("temporary file in /nonexistent/tmp"),
+        "{line}"
+    );
+    // With a usable directory the same capture is reported.
+    let ok = run(&["analyze", "--format", "json", file.as_str()], None);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(ok.json()["connections"].as_array().unwrap().len(), 1500);
+}
+
 #[test]
 fn output_file_holds_the_report() {
     let file = TempFile::with_bytes("out-file.pcap", &one_connection().to_pcap(Link::Ethernet));
