@@ -1,9 +1,11 @@
 //! Runs one command: the pass over the captures, then the chosen view.
 //!
-//! Table, JSON, HAR and HTML need the whole report (sorted by connection) and
-//! so keep the finished connections; NDJSON writes each connection's lines as
-//! soon as it is finalized, so a huge capture starts producing output at once
-//! and memory stays flat.
+//! The connections and transactions tables, HAR and HTML need the whole
+//! report (sorted by connection) and so keep the finished connections; NDJSON
+//! writes each connection's lines as soon as it is finalized, so a huge
+//! capture starts producing output at once; JSON spools them; the analyze
+//! table keeps running totals and the slowest transactions. For those three,
+//! memory stays flat.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -41,6 +43,11 @@ pub fn run(config: &Config) -> Result<(), Error> {
         progress.finish();
         return result;
     }
+    if (config.format, config.view) == (Format::Table, View::Analyze) {
+        let result = run_analyze_table(config, &options, out);
+        progress.finish();
+        return result;
+    }
     let mut records: Vec<ConnectionRecord> = Vec::new();
     let summary = pipeline::run(&config.captures, &options, &mut |r| {
         if config.filters.iter().all(|f| f.matches(&r)) {
@@ -64,10 +71,7 @@ pub fn run(config: &Config) -> Result<(), Error> {
         (Format::Table, View::Transactions) => {
             out.write(table::transactions(&report).as_bytes())?
         }
-        (Format::Table, View::Analyze) => {
-            out.write(table::analyze(&report, config.top, config.color()).as_bytes())?
-        }
-        (Format::Ndjson | Format::Json, _) => {}
+        (Format::Table, View::Analyze) | (Format::Ndjson | Format::Json, _) => {}
     }
     out.finish()
 }
@@ -313,6 +317,31 @@ pub fn timelines(records: &[ConnectionRecord]) -> Vec<ConnectionTimeline> {
             })
         })
         .collect()
+}
+
+/// The analyze table, from running totals and the slowest transactions
+/// (see [`report::digest`]): memory stays flat however many connections
+/// and transactions there are.
+fn run_analyze_table(config: &Config, options: &PassOptions, mut out: Output) -> Result<(), Error> {
+    struct Digester {
+        digest: report::digest::Digest,
+        filters: Vec<Filter>,
+    }
+    let digester = Digester {
+        digest: report::digest::Digest::new(
+            config.captures.len() > 1,
+            config.top,
+            &report_options(config),
+        ),
+        filters: config.filters.clone(),
+    };
+    let (digester, summary) = pass(config, options, digester, |d, r| {
+        let keep = d.filters.iter().all(|f| f.matches(r));
+        d.digest.add(r, keep);
+    })?;
+    let digest = digester.digest.finish(&summary);
+    out.write(table::analyze(&digest, config.top, config.color()).as_bytes())?;
+    out.finish()
 }
 
 /// The JSON report, assembled from a spool at the end (see

@@ -206,3 +206,64 @@ fn streamed_json_is_the_in_memory_report() {
         assert!(spooled == whole, "{what}: spooled JSON differs");
     }
 }
+
+/// The analyze table is built from running totals and the slowest
+/// transactions only (`report::digest`); it must agree with the whole JSON
+/// report: the counts, and the slowest transactions in order.
+#[test]
+fn analyze_table_agrees_with_json_on_every_sample() {
+    let mut files = samples();
+    files.extend(corpus_files().into_iter().take(40));
+    let mut listed = 0;
+    for f in &files {
+        let what = f.display().to_string();
+        let (code, json) = run(&["analyze", "-f", "json"], f);
+        if code != 0 {
+            continue;
+        }
+        let doc: Value = serde_json::from_slice(&json).unwrap();
+        let (code, text) = run(&["analyze", "--no-color", "--top", "5"], f);
+        assert_eq!(code, 0, "{what}");
+        let text = String::from_utf8(text).unwrap();
+        let n_conn = doc["connections"].as_array().unwrap().len();
+        let txs = doc["transactions"].as_array().unwrap();
+        let plural = |n: usize, w: &str| match n {
+            1 => format!("1 {w}"),
+            n => format!("{n} {w}s"),
+        };
+        // The capture line, wrapped: words joined by single spaces.
+        let head: String = text
+            .lines()
+            .take_while(|l| !l.starts_with("quality:"))
+            .flat_map(str::split_whitespace)
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            head.contains(&plural(n_conn, "connection")),
+            "{what}: {head}"
+        );
+        assert!(
+            head.contains(&plural(txs.len(), "transaction")),
+            "{what}: {head}"
+        );
+        let mut expected: Vec<(f64, u64)> = txs
+            .iter()
+            .map(|t| {
+                let total = t["timings_ms"]["total"].as_f64().unwrap();
+                (total, t["id"].as_u64().unwrap())
+            })
+            .collect();
+        expected.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let shown: Vec<u64> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("Slowest transactions"))
+            .skip(1)
+            .take_while(|l| !l.trim_start().starts_with("legend:"))
+            .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+            .collect();
+        let want: Vec<u64> = expected.iter().take(5).map(|e| e.1).collect();
+        assert_eq!(shown, want, "{what}");
+        listed += shown.len();
+    }
+    assert!(listed > 50, "only {listed} transactions listed");
+}

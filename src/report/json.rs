@@ -28,8 +28,7 @@ use serde::Serialize;
 use super::model::FindingOut;
 use super::to_json::{JsonBuf, ToJson};
 use super::{
-    capture_out, record_out, record_out_taking, tool, warnings_from, AnomalyAcc,
-    ConnectionFindings, ReportOptions, SummaryAcc, SCHEMA_VERSION,
+    capture_out, record_out, record_out_taking, tool, ReportAcc, ReportOptions, SCHEMA_VERSION,
 };
 use crate::pipeline::{ConnectionRecord, PassSummary};
 
@@ -52,9 +51,7 @@ struct Entry {
 /// Builds the JSON report one finished connection at a time.
 pub struct JsonReportWriter {
     multi: bool,
-    acc: SummaryAcc,
-    anomalies: AnomalyAcc,
-    analysis: Option<ConnectionFindings>,
+    totals: ReportAcc,
     /// In the order the connections were added.
     index: Vec<Entry>,
     parts: [Spool; 3],
@@ -77,9 +74,7 @@ impl JsonReportWriter {
     ) -> JsonReportWriter {
         JsonReportWriter {
             multi,
-            acc: SummaryAcc::default(),
-            anomalies: AnomalyAcc::default(),
-            analysis: Some(ConnectionFindings::new(options)),
+            totals: ReportAcc::new(options),
             index: Vec::new(),
             parts: [(); 3].map(|_| Spool::new(spool_memory)),
             extra: Spool::new(spool_memory),
@@ -108,16 +103,12 @@ impl JsonReportWriter {
     }
 
     fn analyze(&mut self, r: &ConnectionRecord, keep: bool) -> io::Result<()> {
-        let mut found = Vec::new();
-        if let Some(a) = &mut self.analysis {
-            a.push(r, keep, &mut |f| found.push(f));
-        }
+        let found = self.totals.analyze(r, keep);
         self.spool_findings(found)
     }
 
     fn spool_record(&mut self, r: &ConnectionRecord, out: super::RecordOut) -> io::Result<()> {
-        self.acc.add(r, &out);
-        self.anomalies.add(r.id, &r.anomalies);
+        self.totals.add(r, &out);
         let starts = self.parts.each_ref().map(Spool::len);
         self.element(0, &out.connection)?;
         for t in &out.transactions {
@@ -136,7 +127,6 @@ impl JsonReportWriter {
     }
 
     fn spool_findings(&mut self, found: Vec<FindingOut>) -> io::Result<()> {
-        self.acc.add_findings(&found);
         for f in &found {
             self.extra.append(|buf| element(buf, f))?;
         }
@@ -145,13 +135,9 @@ impl JsonReportWriter {
 
     /// Runs the connection analysis and writes the whole document.
     pub fn finish(mut self, summary: &PassSummary, out: &mut dyn Write) -> io::Result<()> {
-        let mut found = Vec::new();
-        if let Some(a) = self.analysis.take() {
-            a.finish(&mut |f| found.push(f));
-        }
+        let found = self.totals.finish_analysis();
         self.spool_findings(found)?;
-        let warnings = warnings_from(summary, self.anomalies.into_counts());
-        let summary_out = self.acc.finish(summary);
+        let (warnings, summary_out) = self.totals.finish(summary);
         // The pieces in connection-id order: positions in `index`, sorted
         // (a piece ends where the next one added starts).
         let ends = self.parts.each_ref().map(Spool::len);

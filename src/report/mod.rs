@@ -1,6 +1,7 @@
 //! Reports: the JSON document (built from finished connections) and the
 //! terminal tables.
 
+pub mod digest;
 pub mod har;
 pub mod html;
 pub mod json;
@@ -290,6 +291,59 @@ impl ConnectionFindings {
     pub fn finish(self, out: &mut dyn FnMut(FindingOut)) {
         self.analyzer
             .finish(&mut |f, tx| out(finding_out(&f, |_| tx)));
+    }
+}
+
+/// The report's running totals, fed one finished connection at a time in
+/// any order: the summary, the anomaly counts and the connection-management
+/// analysis (shared by the streamed JSON report and the analyze table).
+pub struct ReportAcc {
+    acc: SummaryAcc,
+    anomalies: AnomalyAcc,
+    analysis: Option<ConnectionFindings>,
+}
+
+impl ReportAcc {
+    pub fn new(options: &ReportOptions) -> ReportAcc {
+        ReportAcc {
+            acc: SummaryAcc::default(),
+            anomalies: AnomalyAcc::default(),
+            analysis: Some(ConnectionFindings::new(options)),
+        }
+    }
+
+    /// Feeds a finished connection to the connection analysis (`keep`:
+    /// false when a filter left it out, to keep the numbering); the
+    /// findings that became known, counted.
+    pub fn analyze(&mut self, r: &ConnectionRecord, keep: bool) -> Vec<FindingOut> {
+        let mut found = Vec::new();
+        if let Some(a) = &mut self.analysis {
+            a.push(r, keep, &mut |f| found.push(f));
+        }
+        self.acc.add_findings(&found);
+        found
+    }
+
+    /// Counts a kept connection's report objects.
+    pub fn add(&mut self, r: &ConnectionRecord, out: &RecordOut) {
+        self.acc.add(r, out);
+        self.anomalies.add(r.id, &r.anomalies);
+    }
+
+    /// Ends the connection analysis: its last findings, counted.
+    pub fn finish_analysis(&mut self) -> Vec<FindingOut> {
+        let mut found = Vec::new();
+        if let Some(a) = self.analysis.take() {
+            a.finish(&mut |f| found.push(f));
+        }
+        self.acc.add_findings(&found);
+        found
+    }
+
+    /// The warnings and the summary (after [`Self::finish_analysis`]).
+    pub fn finish(self, summary: &PassSummary) -> (Vec<Warning>, SummaryOut) {
+        let warnings = warnings_from(summary, self.anomalies.into_counts());
+        (warnings, self.acc.finish(summary))
     }
 }
 

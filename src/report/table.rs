@@ -2,6 +2,7 @@
 
 use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
 
+use super::digest::DigestReport;
 use super::model::{ConnectionOut, Report, TransactionOut};
 
 /// Widest a table may be; fits a default terminal with room to spare.
@@ -188,7 +189,9 @@ pub fn transactions(report: &Report) -> String {
 }
 
 /// The capture in one line: what was read and how healthy it is.
-pub fn capture_line(report: &Report) -> String {
+/// The capture's line: `connections` and `transactions` are the numbers in
+/// the whole report.
+pub fn capture_line(report: &Report, connections: usize, transactions: usize) -> String {
     let c = &report.capture;
     let span = match (c.first_us, c.last_us) {
         (Some(a), Some(b)) => format!("{:.3} s", (b - a) as f64 / 1e6),
@@ -201,8 +204,8 @@ pub fn capture_line(report: &Report) -> String {
         c.link_types.join("+"),
         c.packets,
         span,
-        plural(report.connections.len(), "connection"),
-        plural(report.transactions.len(), "transaction")
+        plural(connections, "connection"),
+        plural(transactions, "transaction")
     );
     if let Some(d) = &c.truncated_at {
         s.push_str(&format!(
@@ -280,8 +283,15 @@ fn bar(values: &[f64; 15], width: usize, color: bool) -> String {
 
 /// The `analyze` view: quality, where the time went, the slowest
 /// transactions with their breakdown, findings and recommendations.
-pub fn analyze(report: &Report, top: usize, color: bool) -> String {
-    let mut s = wrap(&capture_line(report), 98, "  ");
+/// The analyze view: `digest.report` holds at least the `top` slowest
+/// transactions, the digest counts all of them.
+pub fn analyze(digest: &DigestReport, top: usize, color: bool) -> String {
+    let report = &digest.report;
+    let mut s = wrap(
+        &capture_line(report, digest.connections, digest.transactions),
+        98,
+        "  ",
+    );
     s.push('\n');
     let q = &report.summary.quality;
     let mut quality = format!("quality: {}", q.verdict);
@@ -297,13 +307,12 @@ pub fn analyze(report: &Report, top: usize, color: bool) -> String {
         .iter()
         .map(|c| c.total_ms)
         .sum();
-    if report.transactions.is_empty() {
+    if digest.transactions == 0 {
         s.push_str("\nno HTTP transactions found\n");
     } else {
         s.push_str(&format!(
             "\nWhere the time went ({} transactions, {:.1} ms in all):\n",
-            report.transactions.len(),
-            total
+            digest.transactions, total
         ));
         let mut causes: Vec<_> = report
             .summary
@@ -339,7 +348,7 @@ pub fn analyze(report: &Report, top: usize, color: bool) -> String {
         });
         s.push_str(&format!(
             "\nSlowest transactions (top {}):\n",
-            top.min(slow.len())
+            top.min(digest.transactions)
         ));
         for t in slow.into_iter().take(top) {
             let status = t.status.map_or("-".to_string(), |c| c.to_string());
