@@ -60,8 +60,13 @@ pub fn run(config: &Config) -> Result<(), Error> {
 
     match (config.format, config.view) {
         (Format::Har, _) => {
-            let har = report::har::to_har(&report, &headers(&records));
-            out.json_pretty(&har)?
+            let headers = headers(&records);
+            // Everything needed is in the report and the headers now.
+            drop(std::mem::take(&mut records));
+            out.write_pending()?;
+            let written = report::har::write_har(&report, &headers, &mut out.w);
+            written.map_err(|e| out.err(e))?;
+            out.write(b"\n")?
         }
         (Format::Html, _) => {
             let timelines = timelines(&records);
@@ -434,12 +439,6 @@ impl Output {
         let written = self.w.write_all(&self.pending).map_err(|e| self.err(e));
         self.pending.clear();
         written
-    }
-
-    fn json_pretty<T: Serialize>(&mut self, value: &T) -> Result<(), Error> {
-        self.write_pending()?;
-        serde_json::to_writer_pretty(&mut self.w, value).map_err(|e| self.json_err(e))?;
-        self.write(b"\n")
     }
 
     /// `{"type":KIND,` followed by the fields of `data` (an object).

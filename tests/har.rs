@@ -13,7 +13,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use wireblame::pipeline::{self, ConnectionRecord, PassOptions};
-use wireblame::report::har::{to_har, TxHeaders};
+use wireblame::report::har::{to_har, write_har, TxHeaders};
 use wireblame::report::{self, model::Report};
 
 fn under_ci() -> bool {
@@ -293,8 +293,20 @@ fn har_export_of_samples_and_corpus_is_valid() {
         // Without headers the document must stay valid too.
         check(&to_har(&report, &BTreeMap::new()), &report, &name);
         files += 1;
+        // The CLI writes the document entry by entry: the same bytes.
+        let whole = serde_json::to_vec_pretty(&har).unwrap();
+        let mut streamed = Vec::new();
+        write_har(&report, &headers, &mut streamed).unwrap();
+        assert!(streamed == whole, "{name}: streamed HAR differs");
+        let mut streamed = Vec::new();
+        write_har(&report, &BTreeMap::new(), &mut streamed).unwrap();
+        let bare = serde_json::to_vec_pretty(&to_har(&report, &BTreeMap::new())).unwrap();
+        assert!(
+            streamed == bare,
+            "{name}: streamed HAR without headers differs"
+        );
         let out = dir.join(format!("{files:03}-{name}.har"));
-        std::fs::write(&out, serde_json::to_vec_pretty(&har).unwrap()).unwrap();
+        std::fs::write(&out, whole).unwrap();
         written.push(out);
     }
     eprintln!(
