@@ -18,6 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde_json::{json, Map, Value};
 
+use super::json::write_pretty;
 use crate::report::model::{ConnectionOut, FindingOut, Report, TransactionOut};
 
 /// Request and response header fields of one transaction, as received.
@@ -70,9 +71,9 @@ pub fn write_har(
     // serde_json orders an object's keys: comment, creator, entries, pages,
     // version; `log`'s values are four spaces in.
     out.write_all(b"{\n  \"log\": {\n    \"comment\": ")?;
-    pretty_value(out, &mut buf, &plan.comment(), 4)?;
+    write_pretty(out, &mut buf, &plan.comment(), 4)?;
     out.write_all(b",\n    \"creator\": ")?;
-    pretty_value(out, &mut buf, &plan.creator(), 4)?;
+    write_pretty(out, &mut buf, &plan.creator(), 4)?;
     out.write_all(b",\n    \"entries\": ")?;
     pretty_array(
         out,
@@ -84,17 +85,6 @@ pub fn write_har(
     out.write_all(b",\n    \"version\": \"1.2\"\n  }\n}")
 }
 
-fn pretty_value<T: serde::Serialize>(
-    out: &mut dyn Write,
-    buf: &mut Vec<u8>,
-    value: &T,
-    indent: usize,
-) -> io::Result<()> {
-    buf.clear();
-    super::json::pretty_indented(buf, value, indent)?;
-    out.write_all(buf)
-}
-
 /// An array value of `log`, its elements six spaces in.
 fn pretty_array<T: serde::Serialize>(
     out: &mut dyn Write,
@@ -104,7 +94,7 @@ fn pretty_array<T: serde::Serialize>(
     let mut any = false;
     for item in items {
         out.write_all(if any { b",\n      " } else { b"[\n      " })?;
-        pretty_value(out, buf, &item, 6)?;
+        write_pretty(out, buf, &item, 6)?;
         any = true;
     }
     out.write_all(if any { b"\n    ]" } else { b"[]" })

@@ -220,8 +220,18 @@ fn element<T: ToJson>(buf: &mut Vec<u8>, value: &T) {
 
 /// A top-level value: pretty-printed at depth 1.
 fn field<T: Serialize>(out: &mut dyn Write, buf: &mut Vec<u8>, value: &T) -> io::Result<()> {
+    write_pretty(out, buf, value, 2)
+}
+
+/// Writes [`pretty_indented`]'s text of `value` (through `buf`).
+pub(crate) fn write_pretty<T: Serialize>(
+    out: &mut dyn Write,
+    buf: &mut Vec<u8>,
+    value: &T,
+    indent: usize,
+) -> io::Result<()> {
     buf.clear();
-    pretty_indented(buf, value, 2)?;
+    pretty_indented(buf, value, indent)?;
     out.write_all(buf)
 }
 
