@@ -58,6 +58,8 @@ measure "decode only, 2 threads" "$bin" analyze --decode-only -f ndjson -o /dev/
 measure "wireblame json" "$bin" analyze -f json -o /dev/null "$cap"
 measure "wireblame ndjson" "$bin" analyze -f ndjson -o /dev/null "$cap"
 measure "wireblame ndjson, 1 thread" "$bin" analyze -f ndjson --threads 1 -o /dev/null "$cap"
+# The default output (the analyze table): the same analysis, a summary out.
+measure "wireblame analyze table (default)" "$bin" analyze --no-color -o /dev/null "$cap"
 # The same capture as pcapng and gzip, when they sit beside it.
 ng="${cap%.pcap}.pcapng"
 if [ "$ng" != "$cap" ] && [ -f "$ng" ]; then
