@@ -1,11 +1,12 @@
 //! Runs one command: the pass over the captures, then the chosen view.
 //!
-//! The connections and transactions tables, HAR and HTML need the whole
-//! report (sorted by connection) and so keep the finished connections; NDJSON
-//! writes each connection's lines as soon as it is finalized, so a huge
-//! capture starts producing output at once; JSON spools them; the analyze
-//! table keeps running totals and the slowest transactions. For those three,
-//! memory stays flat.
+//! HAR and HTML need the whole report (sorted by connection) and the
+//! records' headers or timelines, and so keep the finished connections; the
+//! connections and transactions tables keep their rows' text only.
+//! NDJSON writes each connection's lines as soon as it is finalized, so a
+//! huge capture starts producing output at once; JSON spools them; the
+//! analyze table keeps running totals and the slowest transactions. For
+//! those three, memory stays flat.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -48,6 +49,11 @@ pub fn run(config: &Config) -> Result<(), Error> {
         progress.finish();
         return result;
     }
+    if config.format == Format::Table {
+        let result = run_list_table(config, &options, out);
+        progress.finish();
+        return result;
+    }
     let mut records: Vec<ConnectionRecord> = Vec::new();
     let summary = pipeline::run(&config.captures, &options, &mut |r| {
         if config.filters.iter().all(|f| f.matches(&r)) {
@@ -72,11 +78,7 @@ pub fn run(config: &Config) -> Result<(), Error> {
             let timelines = timelines(&records);
             out.write(report::html::render(&report, &timelines).as_bytes())?
         }
-        (Format::Table, View::Connections) => out.write(table::connections(&report).as_bytes())?,
-        (Format::Table, View::Transactions) => {
-            out.write(table::transactions(&report).as_bytes())?
-        }
-        (Format::Table, View::Analyze) | (Format::Ndjson | Format::Json, _) => {}
+        (Format::Table | Format::Ndjson | Format::Json, _) => {}
     }
     out.finish()
 }
@@ -346,6 +348,59 @@ fn run_analyze_table(config: &Config, options: &PassOptions, mut out: Output) ->
     })?;
     let digest = digester.digest.finish(&summary);
     out.write(table::analyze(&digest, config.top, config.color()).as_bytes())?;
+    out.finish()
+}
+
+/// The connections or transactions table: every row, made as its
+/// connection finishes (the records are not kept, nor the report's
+/// objects).
+fn run_list_table(config: &Config, options: &PassOptions, mut out: Output) -> Result<(), Error> {
+    struct Rows {
+        transactions: bool,
+        multi: bool,
+        filters: Vec<Filter>,
+        connections: Vec<(u32, table::ConnectionRow)>,
+        transactions_by_conn: Vec<(u32, Vec<table::TransactionRow>)>,
+    }
+    let rows = Rows {
+        transactions: config.view == View::Transactions,
+        multi: config.captures.len() > 1,
+        filters: config.filters.clone(),
+        connections: Vec::new(),
+        transactions_by_conn: Vec::new(),
+    };
+    let (mut rows, summary) = pass(config, options, rows, |rows, r| {
+        if !rows.filters.iter().all(|f| f.matches(r)) {
+            return;
+        }
+        let out = report::record_out_taking(r, rows.multi);
+        if rows.transactions {
+            let txs = out
+                .transactions
+                .iter()
+                .map(table::transaction_row)
+                .collect();
+            rows.transactions_by_conn.push((r.id, txs));
+        } else {
+            let row = table::connection_row(&out.connection);
+            rows.connections.push((r.id, row));
+        }
+    })?;
+    // In connection-id order, as in the report.
+    let text = if rows.transactions {
+        rows.transactions_by_conn.sort_unstable_by_key(|c| c.0);
+        let all = rows
+            .transactions_by_conn
+            .into_iter()
+            .flat_map(|c| c.1)
+            .collect();
+        table::transactions_table(all)
+    } else {
+        rows.connections.sort_unstable_by_key(|c| c.0);
+        let all = rows.connections.into_iter().map(|c| c.1).collect();
+        table::connections_table(all, report::capture_out(&summary).first_us)
+    };
+    out.write(text.as_bytes())?;
     out.finish()
 }
 

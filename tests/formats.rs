@@ -267,3 +267,42 @@ fn analyze_table_agrees_with_json_on_every_sample() {
     }
     assert!(listed > 50, "only {listed} transactions listed");
 }
+
+/// The connections and transactions tables are made row by row as
+/// connections finish; they must be the tables of the whole report.
+#[test]
+fn list_tables_are_the_whole_reports_tables() {
+    let mut files = samples();
+    files.extend(corpus_files().into_iter().take(40));
+    let mut rows = 0;
+    for f in &files {
+        let what = f.display().to_string();
+        let mut records = Vec::new();
+        let pass = wireblame::pipeline::run(
+            &[f.to_string_lossy().into_owned()],
+            &Default::default(),
+            &mut |r| records.push(r),
+        );
+        let Ok(summary) = pass else {
+            continue;
+        };
+        records.sort_by_key(|r| r.id);
+        let report = wireblame::report::build(&summary, &records);
+        let (code, conns) = run(&["connections", "--no-color"], f);
+        assert_eq!(code, 0, "{what}");
+        assert_eq!(
+            String::from_utf8(conns).unwrap(),
+            table::connections(&report),
+            "{what}"
+        );
+        let (code, txs) = run(&["transactions", "--no-color"], f);
+        assert_eq!(code, 0, "{what}");
+        assert_eq!(
+            String::from_utf8(txs).unwrap(),
+            table::transactions(&report),
+            "{what}"
+        );
+        rows += report.connections.len() + report.transactions.len();
+    }
+    assert!(rows > 500, "only {rows} rows");
+}

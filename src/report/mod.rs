@@ -518,7 +518,8 @@ pub fn finding_out_owned(f: crate::blame::Finding, transaction: Option<u64>) -> 
     }
 }
 
-fn capture_out(summary: &PassSummary) -> CaptureOut {
+/// The report's `capture` object.
+pub fn capture_out(summary: &PassSummary) -> CaptureOut {
     let caps = &summary.captures;
     let mut link_counts = std::collections::BTreeMap::new();
     for c in caps {

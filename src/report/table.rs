@@ -75,6 +75,48 @@ fn close_str(c: &ConnectionOut) -> String {
 
 /// One row per connection.
 pub fn connections(report: &Report) -> String {
+    let rows: Vec<ConnectionRow> = report.connections.iter().map(connection_row).collect();
+    connections_table(rows, report.capture.first_us)
+}
+
+/// A connection's row of the connections table, made as the connection
+/// finishes; its start column waits for the capture's first timestamp.
+pub struct ConnectionRow {
+    start_us: i64,
+    /// Every column but the start.
+    cells: Vec<String>,
+}
+
+pub fn connection_row(c: &ConnectionOut) -> ConnectionRow {
+    let rtt = c
+        .handshake
+        .as_ref()
+        .and_then(|h| h.rtt_us)
+        .map_or("-".to_string(), |us| format!("{:.1}", us as f64 / 1000.0));
+    ConnectionRow {
+        start_us: c.start_us,
+        cells: vec![
+            c.id.to_string(),
+            c.client.clone(),
+            c.server.clone(),
+            format!("{:.1}", (c.end_us - c.start_us) as f64 / 1000.0),
+            rtt,
+            format!("{}/{}", c.packets.client, c.packets.server),
+            format!(
+                "{}/{}",
+                fmt_bytes(c.bytes.client),
+                fmt_bytes(c.bytes.server)
+            ),
+            format!("{}/{}", c.retransmissions.client, c.retransmissions.server),
+            close_str(c),
+        ],
+    }
+}
+
+/// The connections table of `rows` (in order); `first_us`: the capture's
+/// first timestamp.
+pub fn connections_table(rows: Vec<ConnectionRow>, first_us: Option<i64>) -> String {
+    let count = rows.len();
     let mut t = new_table(&[
         "id",
         "client",
@@ -87,36 +129,14 @@ pub fn connections(report: &Report) -> String {
         "retx",
         "close",
     ]);
-    let first = report.capture.first_us;
-    for c in &report.connections {
-        let rtt = c
-            .handshake
-            .as_ref()
-            .and_then(|h| h.rtt_us)
-            .map_or("-".to_string(), |us| format!("{:.1}", us as f64 / 1000.0));
-        t.add_row(vec![
-            c.id.to_string(),
-            c.client.clone(),
-            c.server.clone(),
-            rel_time(c.start_us, first),
-            format!("{:.1}", (c.end_us - c.start_us) as f64 / 1000.0),
-            rtt,
-            format!("{}/{}", c.packets.client, c.packets.server),
-            format!(
-                "{}/{}",
-                fmt_bytes(c.bytes.client),
-                fmt_bytes(c.bytes.server)
-            ),
-            format!("{}/{}", c.retransmissions.client, c.retransmissions.server),
-            close_str(c),
-        ]);
+    for row in rows {
+        let mut cells = row.cells;
+        cells.insert(3.min(cells.len()), rel_time(row.start_us, first_us));
+        t.add_row(cells);
     }
     right_align(&mut t, &[0, 3, 4, 5, 6, 7, 8]);
     keep_wide(&mut t, &[1, 2]);
-    format!(
-        "{t}\n{} connections (close: who closed first, c = client, s = server)\n",
-        report.connections.len()
-    )
+    format!("{t}\n{count} connections (close: who closed first, c = client, s = server)\n")
 }
 
 /// "host/uri", cut to `max` characters with an ellipsis.
@@ -139,6 +159,47 @@ pub fn shorten(s: &str, max: usize) -> String {
 
 /// One row per HTTP transaction.
 pub fn transactions(report: &Report) -> String {
+    let rows: Vec<TransactionRow> = report.transactions.iter().map(transaction_row).collect();
+    transactions_table(rows)
+}
+
+/// A transaction's row of the transactions table, made as its connection
+/// finishes.
+pub struct TransactionRow {
+    cells: Vec<String>,
+    incomplete: bool,
+}
+
+pub fn transaction_row(x: &TransactionOut) -> TransactionRow {
+    let tm = &x.timings_ms;
+    let mut status = x.status.map_or("-".to_string(), |s| s.to_string());
+    if x.incomplete.is_some() {
+        status.push('*');
+    }
+    let req = x.request_head_bytes.unwrap_or(0) + x.request_body_bytes.unwrap_or(0);
+    let resp = x.response_head_bytes.unwrap_or(0) + x.response_body_bytes.unwrap_or(0);
+    TransactionRow {
+        cells: vec![
+            x.id.to_string(),
+            x.connection.to_string(),
+            x.method.as_deref().unwrap_or("-").to_string(),
+            target(x, 30),
+            status,
+            format!("{}/{}", fmt_bytes(req), fmt_bytes(resp)),
+            fmt_ms(tm.connect),
+            fmt_ms(tm.send),
+            fmt_ms(tm.wait),
+            fmt_ms(tm.receive),
+            fmt_ms(tm.total),
+        ],
+        incomplete: x.incomplete.is_some(),
+    }
+}
+
+/// The transactions table of `rows` (in order).
+pub fn transactions_table(rows: Vec<TransactionRow>) -> String {
+    let count = rows.len();
+    let incomplete = rows.iter().filter(|r| r.incomplete).count();
     let mut t = new_table(&[
         "id",
         "conn",
@@ -152,35 +213,11 @@ pub fn transactions(report: &Report) -> String {
         "recv",
         "total",
     ]);
-    for x in &report.transactions {
-        let tm = &x.timings_ms;
-        let mut status = x.status.map_or("-".to_string(), |s| s.to_string());
-        if x.incomplete.is_some() {
-            status.push('*');
-        }
-        let req = x.request_head_bytes.unwrap_or(0) + x.request_body_bytes.unwrap_or(0);
-        let resp = x.response_head_bytes.unwrap_or(0) + x.response_body_bytes.unwrap_or(0);
-        t.add_row(vec![
-            x.id.to_string(),
-            x.connection.to_string(),
-            x.method.as_deref().unwrap_or("-").to_string(),
-            target(x, 30),
-            status,
-            format!("{}/{}", fmt_bytes(req), fmt_bytes(resp)),
-            fmt_ms(tm.connect),
-            fmt_ms(tm.send),
-            fmt_ms(tm.wait),
-            fmt_ms(tm.receive),
-            fmt_ms(tm.total),
-        ]);
+    for row in rows {
+        t.add_row(row.cells);
     }
     right_align(&mut t, &[0, 1, 5, 6, 7, 8, 9, 10]);
-    let incomplete = report
-        .transactions
-        .iter()
-        .filter(|x| x.incomplete.is_some())
-        .count();
-    let mut out = format!("{t}\n{} transactions", report.transactions.len());
+    let mut out = format!("{t}\n{count} transactions");
     if incomplete > 0 {
         out.push_str(&format!(" ({incomplete} incomplete, marked *)"));
     }
