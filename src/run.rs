@@ -76,6 +76,8 @@ pub fn run(config: &Config) -> Result<(), Error> {
         }
         (Format::Html, _) => {
             let timelines = timelines(&records);
+            // Everything needed is in the report and the timelines now.
+            drop(std::mem::take(&mut records));
             out.write(report::html::render(&report, &timelines).as_bytes())?
         }
         (Format::Table | Format::Ndjson | Format::Json, _) => {}
