@@ -25,7 +25,7 @@ use crate::report::{self, table};
 /// Runs the configured analysis and writes its output.
 pub fn run(config: &Config) -> Result<(), Error> {
     config.validate()?;
-    let mut out = Output::open(config.output.as_deref())?;
+    let out = Output::open(config.output.as_deref())?;
     let progress = Progress::new(config);
     let options = PassOptions {
         decode_only: config.decode_only,
@@ -34,53 +34,50 @@ pub fn run(config: &Config) -> Result<(), Error> {
         progress: progress.hook(),
         read_ahead: config.threads > 1,
     };
-    if config.format == Format::Ndjson {
-        let result = run_ndjson(config, &options, out);
-        progress.finish();
-        return result;
-    }
-    if config.format == Format::Json {
-        let result = run_json(config, &options, out);
-        progress.finish();
-        return result;
-    }
-    if (config.format, config.view) == (Format::Table, View::Analyze) {
-        let result = run_analyze_table(config, &options, out);
-        progress.finish();
-        return result;
-    }
-    if config.format == Format::Table {
-        let result = run_list_table(config, &options, out);
-        progress.finish();
-        return result;
-    }
+    let result = match (config.format, config.view) {
+        (Format::Ndjson, _) => run_ndjson(config, &options, out),
+        (Format::Json, _) => run_json(config, &options, out),
+        (Format::Table, View::Analyze) => run_analyze_table(config, &options, out),
+        (Format::Table, View::Connections | View::Transactions) => {
+            run_list_table(config, &options, out)
+        }
+        (Format::Har | Format::Html, _) => run_whole_report(config, &options, out, &progress),
+    };
+    progress.finish();
+    result
+}
+
+/// HAR and HTML: the whole report, with the records' headers (HAR) or
+/// timelines (HTML).
+fn run_whole_report(
+    config: &Config,
+    options: &PassOptions,
+    mut out: Output,
+    progress: &Progress,
+) -> Result<(), Error> {
     let mut records: Vec<ConnectionRecord> = Vec::new();
-    let summary = pipeline::run(&config.captures, &options, &mut |r| {
+    let summary = pipeline::run(&config.captures, options, &mut |r| {
         if config.filters.iter().all(|f| f.matches(&r)) {
             records.push(r)
         }
     })?;
+    // The bar is done before the page is made.
     progress.finish();
     records.sort_by_key(|r| r.id);
     let report = report::build_with(&summary, &records, &report_options(config));
-
-    match (config.format, config.view) {
-        (Format::Har, _) => {
-            let headers = headers(&records);
-            // Everything needed is in the report and the headers now.
-            drop(std::mem::take(&mut records));
-            out.write_pending()?;
-            let written = report::har::write_har(&report, &headers, &mut out.w);
-            written.map_err(|e| out.err(e))?;
-            out.write(b"\n")?
-        }
-        (Format::Html, _) => {
-            let timelines = timelines(&records);
-            // Everything needed is in the report and the timelines now.
-            drop(std::mem::take(&mut records));
-            out.write(report::html::render(&report, &timelines).as_bytes())?
-        }
-        (Format::Table | Format::Ndjson | Format::Json, _) => {}
+    if config.format == Format::Har {
+        let headers = headers(&records);
+        // Everything needed is in the report and the headers now.
+        drop(records);
+        out.write_pending()?;
+        let written = report::har::write_har(&report, &headers, &mut out.w);
+        written.map_err(|e| out.err(e))?;
+        out.write(b"\n")?;
+    } else {
+        let timelines = timelines(&records);
+        // Everything needed is in the report and the timelines now.
+        drop(records);
+        out.write(report::html::render(&report, &timelines).as_bytes())?;
     }
     out.finish()
 }

@@ -35,6 +35,25 @@ fn corpus_files() -> Vec<PathBuf> {
     v
 }
 
+/// The pass's summary and records (by id) of one capture, as the whole
+/// report is built from them; `None` when it is not a capture.
+fn pass_records(
+    file: &Path,
+) -> Option<(
+    wireblame::pipeline::PassSummary,
+    Vec<wireblame::pipeline::ConnectionRecord>,
+)> {
+    let mut records = Vec::new();
+    let summary = wireblame::pipeline::run(
+        &[file.to_string_lossy().into_owned()],
+        &Default::default(),
+        &mut |r| records.push(r),
+    )
+    .ok()?;
+    records.sort_by_key(|r| r.id);
+    Some((summary, records))
+}
+
 fn run(args: &[&str], file: &Path) -> (i32, Vec<u8>) {
     let out = Command::new(bin())
         .args(args)
@@ -175,18 +194,11 @@ fn streamed_json_is_the_in_memory_report() {
     for f in files {
         let what = f.display().to_string();
         let (code, streamed) = run(&["analyze", "-f", "json"], &f);
-        let mut records = Vec::new();
-        let pass = wireblame::pipeline::run(
-            &[f.to_string_lossy().into_owned()],
-            &Default::default(),
-            &mut |r| records.push(r),
-        );
-        let Ok(summary) = pass else {
+        let Some((summary, records)) = pass_records(&f) else {
             assert_eq!(code, 2, "{what}: not a capture, exit 2");
             continue;
         };
         assert_eq!(code, 0, "{what}");
-        records.sort_by_key(|r| r.id);
         let mut whole =
             serde_json::to_vec_pretty(&wireblame::report::build(&summary, &records)).unwrap();
         whole.push(b'\n');
@@ -277,16 +289,9 @@ fn list_tables_are_the_whole_reports_tables() {
     let mut rows = 0;
     for f in &files {
         let what = f.display().to_string();
-        let mut records = Vec::new();
-        let pass = wireblame::pipeline::run(
-            &[f.to_string_lossy().into_owned()],
-            &Default::default(),
-            &mut |r| records.push(r),
-        );
-        let Ok(summary) = pass else {
+        let Some((summary, records)) = pass_records(f) else {
             continue;
         };
-        records.sort_by_key(|r| r.id);
         let report = wireblame::report::build(&summary, &records);
         let (code, conns) = run(&["connections", "--no-color"], f);
         assert_eq!(code, 0, "{what}");
