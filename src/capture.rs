@@ -790,7 +790,7 @@ fn options_fit(endian: Endian, block: &[u8], start: usize) -> bool {
 }
 
 /// Reads until `buf` is full or the source ends; returns the count read.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {

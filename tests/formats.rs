@@ -35,6 +35,14 @@ fn corpus_files() -> Vec<PathBuf> {
     v
 }
 
+/// Every sample and the first 40 corpus files: enough variety for the
+/// checks that run the whole pipeline twice per file.
+fn samples_and_some_corpus() -> Vec<PathBuf> {
+    let mut files = samples();
+    files.extend(corpus_files().into_iter().take(40));
+    files
+}
+
 /// The pass's summary and records (by id) of one capture, as the whole
 /// report is built from them; `None` when it is not a capture.
 fn pass_records(
@@ -224,8 +232,7 @@ fn streamed_json_is_the_in_memory_report() {
 /// report: the counts, and the slowest transactions in order.
 #[test]
 fn analyze_table_agrees_with_json_on_every_sample() {
-    let mut files = samples();
-    files.extend(corpus_files().into_iter().take(40));
+    let files = samples_and_some_corpus();
     let mut listed = 0;
     for f in &files {
         let what = f.display().to_string();
@@ -284,8 +291,7 @@ fn analyze_table_agrees_with_json_on_every_sample() {
 /// connections finish; they must be the tables of the whole report.
 #[test]
 fn list_tables_are_the_whole_reports_tables() {
-    let mut files = samples();
-    files.extend(corpus_files().into_iter().take(40));
+    let files = samples_and_some_corpus();
     let mut rows = 0;
     for f in &files {
         let what = f.display().to_string();

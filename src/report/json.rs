@@ -21,7 +21,7 @@
 //! decides when it is analyzed.
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 
 use serde::Serialize;
 
@@ -531,16 +531,7 @@ impl BlockCache {
 /// Fills `buf` from `offset` as far as the file goes; the count read.
 fn read_at_most(mut file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     file.seek(SeekFrom::Start(offset))?;
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
+    crate::capture::read_full(&mut file, buf)
 }
 
 #[cfg(test)]
