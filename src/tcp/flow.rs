@@ -51,17 +51,18 @@ pub const CLOSED_LINGER_NS: i64 = 60_000_000_000;
 /// ones finalized early; their later segments are counted as late.
 pub const MAX_LIVE_CONNECTIONS: usize = 50_000;
 
-/// How long a finalized four-tuple is remembered, so that reuse inside
-/// TIME_WAIT is recognized and a peer that keeps resending its FIN (Linux
-/// retries for minutes) is not taken for a new connection.
+/// How long a finalized four-tuple is remembered after its connection
+/// closed (or was last seen), so that reuse inside TIME_WAIT is recognized
+/// and a peer that keeps resending its FIN (Linux retries for minutes) is
+/// not taken for a new connection.
 pub const TOMBSTONE_TTL_NS: i64 = 600_000_000_000;
 
 /// At most this many finalized four-tuples are remembered; the oldest are
-/// forgotten first. Each costs 41 bytes in the map (key 8, tombstone 32,
-/// control byte) and 16 in the expiry queue: 200,000 of them hold about
-/// 15 MB (262,144 buckets, 11 MB, and the queue, 4 MB). Under churn
+/// forgotten first. Each costs 33 bytes in the map (key 8, tombstone 24,
+/// control byte) and 8 in the expiry queue: 200,000 of them hold about
+/// 11 MB (262,144 buckets, 8.6 MB, and the queue, 2 MB). Under churn
 /// (bury and expire a tenth of the live cap per eviction) hashbrown's
-/// deleted slots make it grow to 524,288 buckets: 21 MB, 32 MB while both
+/// deleted slots make it grow to 524,288 buckets: 17 MB, 26 MB while both
 /// tables exist.
 pub const MAX_TOMBSTONES: usize = 200_000;
 
@@ -85,46 +86,53 @@ impl FlowKey {
     }
 }
 
-/// What is remembered of a finalized four-tuple. Kept small (32 bytes):
+/// What is remembered of a finalized four-tuple. Kept small (24 bytes):
 /// there may be [`MAX_TOMBSTONES`] of them. The addresses are the key's.
 #[derive(Clone, Copy, Debug)]
 struct Tombstone {
-    /// When the old connection closed (or was last seen, if never closed).
+    /// When the old connection closed (or was last seen, if never closed);
+    /// it is forgotten [`TOMBSTONE_TTL_NS`] later.
     closed: Timestamp,
-    /// When it was finalized; it is forgotten [`TOMBSTONE_TTL_NS`] later.
-    finalized: Timestamp,
     /// Initial (or implied) ISN of each endpoint, in the key's order (`lo`,
-    /// `hi`), valid where `isn_known` says so: a SYN repeating its side's
-    /// ISN belongs to the old connection (Wireshark keeps it there).
+    /// `hi`), valid where `flags` says so: a SYN repeating its side's ISN
+    /// belongs to the old connection (Wireshark keeps it there).
     isns: [u32; 2],
-    isn_known: [bool; 2],
-    was_closed: bool,
+    /// [`ISN_KNOWN`] (shifted by the endpoint's index) and [`WAS_CLOSED`].
+    flags: u8,
 }
 
+const ISN_KNOWN: u8 = 1;
+const WAS_CLOSED: u8 = 1 << 2;
+
 impl Tombstone {
-    fn of(key: &FlowKey, c: &Connection, finalized: Timestamp) -> Tombstone {
+    fn of(key: &FlowKey, c: &Connection) -> Tombstone {
         let mut isns = [0; 2];
-        let mut isn_known = [false; 2];
+        let mut flags = 0;
         for (i, addr) in [key.lo, key.hi].into_iter().enumerate() {
             let d = c.dir(c.side_of(addr));
             if let Some(isn) = d.isn.or(d.implied_isn) {
                 isns[i] = isn;
-                isn_known[i] = true;
+                flags |= ISN_KNOWN << i;
             }
+        }
+        if c.is_closed() {
+            flags |= WAS_CLOSED;
         }
         Tombstone {
             closed: c.close_ts.unwrap_or(c.last),
-            finalized,
             isns,
-            isn_known,
-            was_closed: c.is_closed(),
+            flags,
         }
     }
 
     /// The ISN the endpoint `src` of `key` used on the old connection.
     fn isn_of(&self, key: &FlowKey, src: SocketAddr) -> Option<u32> {
         let i = usize::from(src != key.lo);
-        self.isn_known[i].then_some(self.isns[i])
+        (self.flags & (ISN_KNOWN << i) != 0).then_some(self.isns[i])
+    }
+
+    fn was_closed(&self) -> bool {
+        self.flags & WAS_CLOSED != 0
     }
 }
 
@@ -150,10 +158,11 @@ pub struct FlowTable {
     /// Boxed so the table's buckets stay small (a connection is ~2 KB):
     /// probing touches fewer cache lines.
     live: HashMap<FlowKey, Box<Connection>>,
-    /// By [`TombKey`]: 40 bytes an entry instead of 96 with the four-tuple.
+    /// By [`TombKey`]: 32 bytes an entry instead of 88 with the four-tuple.
     tombstones: HashMap<TombKey, Tombstone>,
-    /// Finalization order of the tombstones, for expiry.
-    tomb_order: VecDeque<(Timestamp, TombKey)>,
+    /// Burial order of the tombstones, for expiry (a key buried again is
+    /// here twice; the map has only the newer).
+    tomb_order: VecDeque<TombKey>,
     next_id: u32,
     next_sweep: Timestamp,
     /// Segments that arrived for a four-tuple after its connection was
@@ -221,12 +230,12 @@ impl FlowTable {
             if !reused {
                 conn.process(seg, side, ts, frame);
                 if conn.is_finished() {
-                    self.finish_one(key, ts, done);
+                    self.finish_one(key, done);
                 }
                 return;
             }
             if let Some(mut old) = self.live.remove(&key) {
-                let tomb = Tombstone::of(&key, &old, ts);
+                let tomb = Tombstone::of(&key, &old);
                 let (t, f) = (old.last, old.last_frame);
                 old.finish_streams(EndReason::EndOfCapture, t, f);
                 done(*old);
@@ -246,8 +255,8 @@ impl FlowTable {
         let mut conn = Connection::new(id, seg, ts, frame, self.http_limits);
         if pure_syn {
             if let Some(t) = self.tombstones.remove(&tomb_key(&key)) {
-                conn.port_reused = Some(t.was_closed.then(|| ts.since(t.closed)));
-                if !t.was_closed {
+                conn.port_reused = Some(t.was_closed().then(|| ts.since(t.closed)));
+                if !t.was_closed() {
                     conn.anomalies.add_n(
                         "active_connection_reuse",
                         1,
@@ -262,13 +271,13 @@ impl FlowTable {
         self.live.insert(key, Box::new(conn));
         self.peak_live = self.peak_live.max(self.live.len());
         if finished {
-            self.finish_one(key, ts, done);
+            self.finish_one(key, done);
         }
     }
 
     /// Finalizes the connection of `key`, which is over: its state is freed
     /// as soon as it ends (by capture time).
-    fn finish_one(&mut self, key: FlowKey, ts: Timestamp, done: &mut dyn FnMut(Connection)) {
+    fn finish_one(&mut self, key: FlowKey, done: &mut dyn FnMut(Connection)) {
         if let Some(mut c) = self.live.remove(&key) {
             let (t, f) = (c.last, c.last_frame);
             let reason = if c.dirs.iter().any(|d| d.rst.is_some()) {
@@ -277,10 +286,8 @@ impl FlowTable {
                 EndReason::Fin
             };
             c.finish_streams(reason, t, f);
-            let tomb = Tombstone {
-                was_closed: true,
-                ..Tombstone::of(&key, &c, ts)
-            };
+            let mut tomb = Tombstone::of(&key, &c);
+            tomb.flags |= WAS_CLOSED;
             self.bury(key, tomb);
             done(*c);
         }
@@ -326,7 +333,7 @@ impl FlowTable {
                 } else {
                     EndReason::EndOfCapture
                 };
-                let tomb = Tombstone::of(&key, &c, now);
+                let tomb = Tombstone::of(&key, &c);
                 let (t, f) = (c.last, c.last_frame);
                 c.finish_streams(reason, t, f);
                 if c.is_closed() || !c.only_syns() {
@@ -342,24 +349,25 @@ impl FlowTable {
         for c in finished {
             done(*c);
         }
-        while let Some(&(when, key)) = self.tomb_order.front() {
-            if now.since(when) <= TOMBSTONE_TTL_NS && self.tomb_order.len() <= MAX_TOMBSTONES {
-                break;
+        // In burial order, which is nearly the order of closing: one
+        // remembered longer holds back those behind it, at most for the TTL.
+        while let Some(&key) = self.tomb_order.front() {
+            let over = self.tomb_order.len() > MAX_TOMBSTONES;
+            match self.tombstones.get(&key) {
+                Some(t) if !over && now.since(t.closed) <= TOMBSTONE_TTL_NS => break,
+                Some(_) => {
+                    self.tombstones.remove(&key);
+                }
+                // Taken by a new SYN, or an older burial of a key buried again.
+                None => {}
             }
             self.tomb_order.pop_front();
-            if self
-                .tombstones
-                .get(&key)
-                .is_some_and(|t| t.finalized == when)
-            {
-                self.tombstones.remove(&key);
-            }
         }
     }
 
     fn bury(&mut self, key: FlowKey, t: Tombstone) {
         let key = tomb_key(&key);
-        self.tomb_order.push_back((t.finalized, key));
+        self.tomb_order.push_back(key);
         self.tombstones.insert(key, t);
     }
 
@@ -425,8 +433,8 @@ mod tests {
 
     #[test]
     fn tombstones_are_small() {
-        assert_eq!(std::mem::size_of::<Tombstone>(), 32);
-        assert_eq!(std::mem::size_of::<(TombKey, Tombstone)>(), 40);
+        assert_eq!(std::mem::size_of::<Tombstone>(), 24);
+        assert_eq!(std::mem::size_of::<(TombKey, Tombstone)>(), 32);
         assert_eq!(std::mem::size_of::<(Timestamp, TombKey)>(), 16);
     }
 
@@ -466,5 +474,30 @@ mod tests {
         assert_eq!((table.created(), table.late_segments), (n, 1));
         table.segment(&seg(client(1), server, SYN, 1, 0), ts, 0, &mut |_| {});
         assert_eq!((table.created(), table.late_segments), (n + 1, 1));
+    }
+
+    /// A connection closed by RST, then a straggler ACK: late within the
+    /// TTL after the close, a new connection after it.
+    #[test]
+    fn tombstones_are_forgotten_a_ttl_after_the_close() {
+        const RST: u8 = TcpFlags::RST;
+        const ACK: u8 = TcpFlags::ACK;
+        let server = SocketAddr::from(SERVER);
+        for (after, late) in [(TOMBSTONE_TTL_NS, 1), (TOMBSTONE_TTL_NS + 2, 0)] {
+            let mut table = FlowTable::new();
+            let mut done = 0;
+            let mut send = |t: &mut FlowTable, s: Segment<'_>, ts: i64| {
+                t.segment(&s, Timestamp(ts), 0, &mut |_| done += 1)
+            };
+            send(&mut table, seg(client(0), server, SYN, 0, 0), 0);
+            send(&mut table, seg(server, client(0), SYN_ACK, 7, 1), 1);
+            send(&mut table, seg(client(0), server, RST, 1, 0), 2);
+            assert_eq!(table.tombstone_count(), 1);
+            // Another connection's segment runs the sweep at this time.
+            send(&mut table, seg(client(1), server, SYN, 0, 0), 2 + after);
+            send(&mut table, seg(client(0), server, ACK, 1, 8), 2 + after);
+            assert_eq!(table.late_segments, late, "{after}");
+            assert_eq!(table.created(), 3 - late as u32, "{after}");
+        }
     }
 }

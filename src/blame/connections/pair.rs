@@ -13,7 +13,7 @@
 //! opens, closes and cuts a TIME_WAIT short at or after it).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
 use super::{
@@ -96,23 +96,29 @@ struct StaleRequest {
     names: Option<(String, String)>,
 }
 
-/// The last connection seen on a four-tuple (about 48 bytes: one is kept
-/// per client port used in the last 2MSL).
+/// The last connection seen on a four-tuple: one is kept per client port
+/// used in the last 2MSL (24 bytes, 32 with its port in the map).
 struct Tuple {
-    seq: u64,
+    first_frame: u64,
+    end: Timestamp,
     id: u32,
     active_closer: Option<Side>,
     reset: bool,
-    first_frame: u64,
-    end: Timestamp,
-    /// End of its TIME_WAIT (which began at `end`), as cut short so far.
-    time_wait_exit: Option<Timestamp>,
+    /// It entered TIME_WAIT at `end`, to leave `time_wait_ns` later unless
+    /// the next connection on the port (which replaces this tuple) cuts it
+    /// short.
+    time_wait: bool,
 }
 
-/// A TIME_WAIT sweep event: (time, exit before enter, member).
-type TwEvent = (Timestamp, u8, u64);
-const TW_EXIT: u8 = 0;
-const TW_ENTER: u8 = 1;
+/// A pending TIME_WAIT event: (time, kind and connection id). The kind is
+/// the top bit, so that at the same time exits come before enters, then
+/// connections in open order (ids follow it).
+type TwEvent = (Timestamp, u64);
+const TW_ENTER: u64 = 1 << 63;
+
+fn tw_event(t: Timestamp, enter: bool, id: u32) -> TwEvent {
+    (t, if enter { TW_ENTER } else { 0 } | u64::from(id))
+}
 
 pub(super) struct PairState {
     stats: PairStats,
@@ -147,9 +153,19 @@ pub(super) struct PairState {
     // TIME_WAIT.
     /// By client port (the pair fixes the rest of the four-tuple).
     tuples: rustc_hash::FxHashMap<u16, Tuple>,
-    /// Pending events, with the member's first frame.
-    tw_events: BTreeMap<TwEvent, u64>,
-    tw_active: BTreeMap<u64, u64>,
+    /// Pending exits: one per four-tuple in TIME_WAIT, the bulk of this
+    /// state, so kept to 16 bytes.
+    tw_exits: BTreeSet<TwEvent>,
+    /// Pending enters (of connections not yet closed at the watermark: a
+    /// few), with the member's first frame.
+    tw_enters: BTreeMap<TwEvent, u64>,
+    /// Four-tuples in TIME_WAIT now.
+    tw_count: u64,
+    /// Up to [`MAX_EVIDENCE_FRAMES`] of them, as (id, first frame): the
+    /// first to enter while there was room, the evidence of a peak (keeping
+    /// the earliest of all would take a set of every four-tuple in
+    /// TIME_WAIT).
+    tw_held: Vec<(u64, u64)>,
     tw_peak: (u64, Option<Timestamp>, Vec<u64>),
     tw_first_enter: Option<Timestamp>,
     syn_window: VecDeque<Timestamp>,
@@ -200,8 +216,10 @@ impl PairState {
             idle: Vec::new(),
             stale: Vec::new(),
             tuples: Default::default(),
-            tw_events: BTreeMap::new(),
-            tw_active: BTreeMap::new(),
+            tw_exits: BTreeSet::new(),
+            tw_enters: BTreeMap::new(),
+            tw_count: 0,
+            tw_held: Vec::new(),
             tw_peak: (0, None, Vec::new()),
             tw_first_enter: None,
             syn_window: VecDeque::new(),
@@ -238,7 +256,7 @@ impl PairState {
         self.resolve_waiting(m, emit);
         self.concurrency(m, seq);
         self.keep_alive_chain(m);
-        self.time_wait(m, seq, now, options, emit);
+        self.time_wait(m, now, options, emit);
         if let Some(f) = pipelining(m) {
             emit(f.0, f.1);
         }
@@ -417,7 +435,6 @@ impl PairState {
     fn time_wait(
         &mut self,
         m: &Member<'_>,
-        seq: u64,
         now: Timestamp,
         options: &ConnectionOptions,
         emit: &mut Emit<'_>,
@@ -426,44 +443,49 @@ impl PairState {
         // A reuse ends the earlier connection's TIME_WAIT (the holder accepted
         // the SYN, RFC 6191).
         let port = b.client.port();
-        if let Some(prev) = self.tuples.get_mut(&port) {
-            if let Some(exit) = prev.time_wait_exit {
-                let enter = prev.end;
-                if m.open >= enter && m.open < exit {
-                    self.tw_events.remove(&(exit, TW_EXIT, prev.seq));
-                    if m.open > enter {
-                        self.tw_events
-                            .insert((m.open, TW_EXIT, prev.seq), prev.first_frame);
-                        prev.time_wait_exit = Some(m.open);
-                    } else {
-                        self.tw_events.remove(&(enter, TW_ENTER, prev.seq));
-                        prev.time_wait_exit = None;
-                    }
+        if let Some(prev) = self.tuples.get(&port).filter(|p| p.time_wait) {
+            let (enter, exit) = (
+                prev.end,
+                Timestamp(prev.end.0.saturating_add(options.time_wait_ns)),
+            );
+            if m.open >= enter && m.open < exit {
+                // Both events are still pending: the watermark is at most
+                // this member's open.
+                self.tw_exits.remove(&tw_event(exit, false, prev.id));
+                if m.open > enter {
+                    self.tw_exits.insert(tw_event(m.open, false, prev.id));
+                } else {
+                    self.tw_enters.remove(&tw_event(enter, true, prev.id));
                 }
             }
         }
         if let Some(f) = port_reuse_in_time_wait(m, self.tuples.get(&port), options) {
             emit(f, None);
         }
-        let mut tw_exit = None;
+        let mut time_wait = false;
         if let Some((enter, exit, _)) = m.time_wait {
             self.tw_first_enter = Some(self.tw_first_enter.map_or(enter, |f| f.min(enter)));
             if exit > enter {
-                self.tw_events.insert((enter, TW_ENTER, seq), b.first_frame);
-                self.tw_events.insert((exit, TW_EXIT, seq), b.first_frame);
-                tw_exit = Some(exit);
+                // The tuple's TIME_WAIT is then (end, end + time_wait_ns).
+                debug_assert_eq!(
+                    (enter, exit.0),
+                    (b.end, b.end.0.saturating_add(options.time_wait_ns))
+                );
+                self.tw_enters
+                    .insert(tw_event(enter, true, b.id), b.first_frame);
+                self.tw_exits.insert(tw_event(exit, false, b.id));
+                time_wait = true;
             }
         }
         self.tuples.insert(
             port,
             Tuple {
-                seq,
                 id: b.id,
                 active_closer: b.active_closer,
                 reset: b.reset,
                 first_frame: b.first_frame,
                 end: b.end,
-                time_wait_exit: tw_exit,
+                time_wait,
             },
         );
         self.sweep_time_wait(Some(now));
@@ -477,29 +499,46 @@ impl PairState {
         }
     }
 
+    /// The next pending TIME_WAIT event, whether it enters, and its frame.
+    fn next_tw_event(&self) -> Option<(TwEvent, Option<u64>)> {
+        let exit = self.tw_exits.first().copied();
+        let enter = self.tw_enters.first_key_value().map(|(&e, &f)| (e, f));
+        match (exit, enter) {
+            (Some(x), Some((e, f))) if e < x => Some((e, Some(f))),
+            (Some(x), _) => Some((x, None)),
+            (None, Some((e, f))) => Some((e, Some(f))),
+            (None, None) => None,
+        }
+    }
+
     /// Applies the TIME_WAIT events before `until` (all of them: `None`),
     /// counting the peak after the last event at each time.
     fn sweep_time_wait(&mut self, until: Option<Timestamp>) {
-        while let Some((&(t, kind, seq), &frame)) = self.tw_events.first_key_value() {
+        while let Some(((t, member), frame)) = self.next_tw_event() {
             if until.is_some_and(|u| t >= u) {
                 break;
             }
-            self.tw_events.pop_first();
-            if kind == TW_ENTER {
-                self.tw_active.insert(seq, frame);
-            } else {
-                self.tw_active.remove(&seq);
+            let id = member & !TW_ENTER;
+            match frame {
+                Some(frame) => {
+                    self.tw_enters.pop_first();
+                    self.tw_count += 1;
+                    if self.tw_held.len() < MAX_EVIDENCE_FRAMES {
+                        self.tw_held.push((id, frame));
+                    }
+                }
+                None => {
+                    self.tw_exits.pop_first();
+                    self.tw_count = self.tw_count.saturating_sub(1);
+                    self.tw_held.retain(|&(i, _)| i != id);
+                }
             }
-            let last_at_t = self.tw_events.first_key_value().is_none_or(|n| n.0 .0 != t);
-            let count = self.tw_active.len() as u64;
-            if last_at_t && count > self.tw_peak.0 {
-                let frames = self
-                    .tw_active
-                    .values()
-                    .take(MAX_EVIDENCE_FRAMES)
-                    .copied()
-                    .collect();
-                self.tw_peak = (count, Some(t), frames);
+            let last_at_t = self.next_tw_event().is_none_or(|(n, _)| n.0 != t);
+            if last_at_t && self.tw_count > self.tw_peak.0 {
+                let mut held = self.tw_held.clone();
+                held.sort_unstable();
+                let frames = held.into_iter().map(|(_, f)| f).collect();
+                self.tw_peak = (self.tw_count, Some(t), frames);
             }
         }
     }
