@@ -48,38 +48,59 @@ pub fn run(config: &Config) -> Result<(), Error> {
 }
 
 /// HAR and HTML: the whole report, with the records' headers (HAR) or
-/// timelines (HTML).
+/// timelines (HTML). Each record is turned into its report objects as it
+/// finishes and then dropped.
 fn run_whole_report(
     config: &Config,
     options: &PassOptions,
     mut out: Output,
     progress: &Progress,
 ) -> Result<(), Error> {
-    let mut records: Vec<ConnectionRecord> = Vec::new();
-    let summary = pipeline::run(&config.captures, options, &mut |r| {
-        if config.filters.iter().all(|f| f.matches(&r)) {
-            records.push(r)
-        }
-    })?;
+    let har = config.format == Format::Har;
+    let sink = WholeReportSink {
+        report: report::ReportBuilder::new(config.captures.len() > 1, &report_options(config)),
+        filters: config.filters.clone(),
+        har,
+        headers: BTreeMap::new(),
+        timelines: Vec::new(),
+    };
+    let (sink, summary) = pass(config, options, sink, |s, r| s.record(r))?;
     // The bar is done before the page is made.
     progress.finish();
-    records.sort_by_key(|r| r.id);
-    let report = report::build_with(&summary, &records, &report_options(config));
-    if config.format == Format::Har {
-        let headers = headers(&records);
-        // Everything needed is in the report and the headers now.
-        drop(records);
+    let report = sink.report.finish(&summary);
+    if har {
         out.write_pending()?;
-        let written = report::har::write_har(&report, &headers, &mut out.w);
+        let written = report::har::write_har(&report, &sink.headers, &mut out.w);
         written.map_err(|e| out.err(e))?;
         out.write(b"\n")?;
     } else {
-        let timelines = timelines(&records);
-        // Everything needed is in the report and the timelines now.
-        drop(records);
+        let mut timelines = sink.timelines;
+        timelines.sort_unstable_by_key(|t| t.connection);
         out.write(report::html::render(&report, &timelines).as_bytes())?;
     }
     out.finish()
+}
+
+/// What HAR and HTML keep of each finished connection.
+struct WholeReportSink {
+    report: report::ReportBuilder,
+    filters: Vec<Filter>,
+    har: bool,
+    headers: BTreeMap<u64, TxHeaders>,
+    timelines: Vec<ConnectionTimeline>,
+}
+
+impl WholeReportSink {
+    fn record(&mut self, r: &mut ConnectionRecord) {
+        let keep = self.filters.iter().all(|f| f.matches(r));
+        self.report.add(r, keep);
+        if !keep {
+        } else if self.har {
+            self.headers.extend(take_headers(r));
+        } else {
+            self.timelines.extend(timeline(r));
+        }
+    }
 }
 
 fn report_options(config: &Config) -> report::ReportOptions {
@@ -264,65 +285,75 @@ fn run_ndjson(config: &Config, options: &PassOptions, out: Output) -> Result<(),
 
 /// Request and response headers by transaction id (same numbering as the report).
 pub fn headers(records: &[ConnectionRecord]) -> BTreeMap<u64, TxHeaders> {
-    let mut map = BTreeMap::new();
-    for r in records {
-        for t in &r.transactions {
-            map.insert(
-                r.first_tx_id + u64::from(t.index),
-                TxHeaders {
-                    request: t
-                        .request
-                        .as_ref()
-                        .map(|m| m.headers.clone())
-                        .unwrap_or_default(),
-                    response: t
-                        .response
-                        .as_ref()
-                        .map(|m| m.headers.clone())
-                        .unwrap_or_default(),
-                },
-            );
-        }
-    }
-    map
+    records.iter().flat_map(headers_of).collect()
+}
+
+fn headers_of(r: &ConnectionRecord) -> impl Iterator<Item = (u64, TxHeaders)> + '_ {
+    let fields = |m: Option<&crate::transaction::Message>| m.map(|m| m.headers.clone());
+    r.transactions.iter().map(move |t| {
+        let h = TxHeaders {
+            request: fields(t.request.as_ref()).unwrap_or_default(),
+            response: fields(t.response.as_ref()).unwrap_or_default(),
+        };
+        (r.first_tx_id + u64::from(t.index), h)
+    })
+}
+
+/// As [`headers`] for one record, moving the fields out of it.
+fn take_headers(r: &mut ConnectionRecord) -> Vec<(u64, TxHeaders)> {
+    let first = r.first_tx_id;
+    let fields = |m: Option<&mut crate::transaction::Message>| {
+        m.map(|m| std::mem::take(&mut m.headers))
+            .unwrap_or_default()
+    };
+    r.transactions
+        .iter_mut()
+        .map(|t| {
+            let h = TxHeaders {
+                request: fields(t.request.as_mut()),
+                response: fields(t.response.as_mut()),
+            };
+            (first + u64::from(t.index), h)
+        })
+        .collect()
 }
 
 /// Segments for the HTML time–sequence graphs.
 pub fn timelines(records: &[ConnectionRecord]) -> Vec<ConnectionTimeline> {
+    records.iter().filter_map(timeline).collect()
+}
+
+/// One record's segments, if its timeline was kept.
+fn timeline(r: &ConnectionRecord) -> Option<ConnectionTimeline> {
     use crate::tcp::timeline::SegKind;
-    records
+    let events = r.timeline.as_ref()?;
+    let points = events
         .iter()
-        .filter_map(|r| {
-            let events = r.timeline.as_ref()?;
-            let points = events
-                .iter()
-                .map(|e| SeqPoint {
-                    t_us: e.ts.as_micros(),
-                    side: e.side.index() as u8,
-                    seq_start: e.start,
-                    seq_end: e.end,
-                    ack: e.ack,
-                    window: e.window,
-                    kind: match e.kind {
-                        SegKind::Control => "control",
-                        SegKind::New => "new",
-                        SegKind::OutOfOrder => "out_of_order",
-                        SegKind::FastRetransmit => "fast_retransmission",
-                        SegKind::TimeoutRetransmit => "retransmission",
-                        SegKind::Spurious => "spurious_retransmission",
-                        SegKind::KeepAlive => "keepalive",
-                        SegKind::WindowProbe => "window_probe",
-                        SegKind::Duplicate => "duplicate",
-                    },
-                    frame: e.frame,
-                })
-                .collect();
-            Some(ConnectionTimeline {
-                connection: r.id,
-                points,
-            })
+        .map(|e| SeqPoint {
+            t_us: e.ts.as_micros(),
+            side: e.side.index() as u8,
+            seq_start: e.start,
+            seq_end: e.end,
+            ack: e.ack,
+            window: e.window,
+            kind: match e.kind {
+                SegKind::Control => "control",
+                SegKind::New => "new",
+                SegKind::OutOfOrder => "out_of_order",
+                SegKind::FastRetransmit => "fast_retransmission",
+                SegKind::TimeoutRetransmit => "retransmission",
+                SegKind::Spurious => "spurious_retransmission",
+                SegKind::KeepAlive => "keepalive",
+                SegKind::WindowProbe => "window_probe",
+                SegKind::Duplicate => "duplicate",
+            },
+            frame: e.frame,
         })
-        .collect()
+        .collect();
+    Some(ConnectionTimeline {
+        connection: r.id,
+        points,
+    })
 }
 
 /// The analyze table, from running totals and the slowest transactions

@@ -193,8 +193,9 @@ fn two_threads_write_the_same_bytes_as_one() {
     }
 }
 
-/// The streamed JSON report (spooled while the pass runs) is byte for byte
-/// the in-memory report serialized at once.
+/// The streamed JSON report (spooled while the pass runs) and the report
+/// built a connection at a time are byte for byte the in-memory report
+/// serialized at once.
 #[test]
 fn streamed_json_is_the_in_memory_report() {
     let mut files = samples();
@@ -224,6 +225,15 @@ fn streamed_json_is_the_in_memory_report() {
         let mut spooled = Vec::new();
         w.finish(&summary, &mut spooled).unwrap();
         assert!(spooled == whole, "{what}: spooled JSON differs");
+        // And the report built a connection at a time (HAR, HTML), also
+        // in reverse order.
+        let mut b = wireblame::report::ReportBuilder::new(false, &Default::default());
+        for mut r in records.into_iter().rev() {
+            b.add(&mut r, true);
+        }
+        let mut built = serde_json::to_vec_pretty(&b.finish(&summary)).unwrap();
+        built.push(b'\n');
+        assert!(built == whole, "{what}: report built by connection differs");
     }
 }
 

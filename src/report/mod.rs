@@ -267,6 +267,73 @@ pub fn build_with(
     }
 }
 
+/// The report of [`build_with`], built one finished connection at a time in
+/// any order, so that the records need not all be kept: for the formats
+/// that need every transaction at the end (HAR, HTML). A test checks it
+/// against [`build_with`].
+pub struct ReportBuilder {
+    multi: bool,
+    totals: ReportAcc,
+    /// By connection id once finished.
+    records: Vec<(u32, RecordOut)>,
+    /// Connection-management findings, as the analysis gives them.
+    extra: Vec<FindingOut>,
+}
+
+impl ReportBuilder {
+    /// `multi`: several capture files (each record names its file).
+    pub fn new(multi: bool, options: &ReportOptions) -> ReportBuilder {
+        ReportBuilder {
+            multi,
+            totals: ReportAcc::new(options),
+            records: Vec::new(),
+            extra: Vec::new(),
+        }
+    }
+
+    /// One finished connection (`keep`: false when a filter left it out);
+    /// its findings are moved into the report.
+    pub fn add(&mut self, r: &mut ConnectionRecord, keep: bool) {
+        let found = self.totals.analyze(r, keep);
+        self.extra.extend(found);
+        if keep {
+            let out = record_out_taking(r, self.multi);
+            self.totals.add(r, &out);
+            self.records.push((r.id, out));
+        }
+    }
+
+    pub fn finish(mut self, summary: &PassSummary) -> Report {
+        let found = self.totals.finish_analysis();
+        self.extra.extend(found);
+        let (warnings, summary_out) = self.totals.finish(summary);
+        self.records.sort_unstable_by_key(|(id, _)| *id);
+        // Sized exactly: on big.pcap the transactions alone are 270 MB.
+        let (txs, fs) = self.records.iter().fold((0, 0), |(t, f), (_, o)| {
+            (t + o.transactions.len(), f + o.findings.len())
+        });
+        let mut connections = Vec::with_capacity(self.records.len());
+        let mut transactions = Vec::with_capacity(txs);
+        let mut findings = Vec::with_capacity(fs + self.extra.len());
+        for (_, out) in self.records {
+            connections.push(out.connection);
+            transactions.extend(out.transactions);
+            findings.extend(out.findings);
+        }
+        findings.extend(self.extra);
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: tool(),
+            capture: capture_out(summary),
+            warnings,
+            summary: summary_out,
+            connections,
+            transactions,
+            findings,
+        }
+    }
+}
+
 /// Connection-management findings (new connection per request,
 /// parallelism, pipelining, idle closes, stale keep-alive races, TIME_WAIT)
 /// as report findings, in the order the analyzer gives them.
