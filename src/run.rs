@@ -41,66 +41,81 @@ pub fn run(config: &Config) -> Result<(), Error> {
         (Format::Table, View::Connections | View::Transactions) => {
             run_list_table(config, &options, out)
         }
-        (Format::Har | Format::Html, _) => run_whole_report(config, &options, out, &progress),
+        (Format::Har, _) => run_har(config, &options, out, &progress),
+        (Format::Html, _) => run_html(config, &options, out, &progress),
     };
     progress.finish();
     result
 }
 
-/// HAR and HTML: the whole report, with the records' headers (HAR) or
-/// timelines (HTML). Each record is turned into its report objects as it
-/// finishes and then dropped.
-fn run_whole_report(
+/// HAR: each finished connection's entries are spooled at once
+/// (`report::har_writer`), the document written at the end.
+fn run_har(
     config: &Config,
     options: &PassOptions,
     mut out: Output,
     progress: &Progress,
 ) -> Result<(), Error> {
-    let har = config.format == Format::Har;
-    let sink = WholeReportSink {
-        report: report::ReportBuilder::new(config.captures.len() > 1, &report_options(config)),
-        filters: config.filters.clone(),
-        har,
-        headers: BTreeMap::new(),
-        timelines: Vec::new(),
-    };
-    let (sink, summary) = pass(config, options, sink, |s, r| s.record(r))?;
-    // The bar is done before the page is made.
-    progress.finish();
-    let report = sink.report.finish(&summary);
-    if har {
-        out.write_pending()?;
-        let written = report::har::write_har(&report, &sink.headers, &mut out.w);
-        written.map_err(|e| out.err(e))?;
-        out.write(b"\n")?;
-    } else {
-        let mut timelines = sink.timelines;
-        timelines.sort_unstable_by_key(|t| t.connection);
-        out.write(report::html::render(&report, &timelines).as_bytes())?;
+    struct Sink {
+        har: report::har_writer::HarWriter,
+        filters: Vec<Filter>,
+        error: Option<io::Error>,
     }
+    let sink = Sink {
+        har: report::har_writer::HarWriter::new(config.captures.len() > 1, &report_options(config)),
+        filters: config.filters.clone(),
+        error: None,
+    };
+    let (sink, summary) = pass(config, options, sink, |s, r| {
+        if s.error.is_none() {
+            let keep = s.filters.iter().all(|f| f.matches(r));
+            s.error = s.har.add(r, keep).err();
+        }
+    })?;
+    // The bar is done before the document is written.
+    progress.finish();
+    if let Some(e) = sink.error {
+        return Err(out.spool_or_output_err(e));
+    }
+    out.write_pending()?;
+    let written = sink.har.finish(&summary, &mut out.w);
+    written.map_err(|e| out.spool_or_output_err(e))?;
+    out.write(b"\n")?;
     out.finish()
 }
 
-/// What HAR and HTML keep of each finished connection.
-struct WholeReportSink {
-    report: report::ReportBuilder,
-    filters: Vec<Filter>,
-    har: bool,
-    headers: BTreeMap<u64, TxHeaders>,
-    timelines: Vec<ConnectionTimeline>,
-}
-
-impl WholeReportSink {
-    fn record(&mut self, r: &mut ConnectionRecord) {
-        let keep = self.filters.iter().all(|f| f.matches(r));
-        self.report.add(r, keep);
-        if !keep {
-        } else if self.har {
-            self.headers.extend(take_headers(r));
-        } else {
-            self.timelines.extend(timeline(r));
-        }
+/// HTML: the whole report and the connections' timelines. Each record is
+/// turned into its report objects as it finishes and then dropped.
+fn run_html(
+    config: &Config,
+    options: &PassOptions,
+    mut out: Output,
+    progress: &Progress,
+) -> Result<(), Error> {
+    struct Sink {
+        report: report::ReportBuilder,
+        filters: Vec<Filter>,
+        timelines: Vec<ConnectionTimeline>,
     }
+    let sink = Sink {
+        report: report::ReportBuilder::new(config.captures.len() > 1, &report_options(config)),
+        filters: config.filters.clone(),
+        timelines: Vec::new(),
+    };
+    let (sink, summary) = pass(config, options, sink, |s, r| {
+        let keep = s.filters.iter().all(|f| f.matches(r));
+        s.report.add(r, keep);
+        if keep {
+            s.timelines.extend(timeline(r));
+        }
+    })?;
+    // The bar is done before the page is made.
+    progress.finish();
+    let report = sink.report.finish(&summary);
+    let mut timelines = sink.timelines;
+    timelines.sort_unstable_by_key(|t| t.connection);
+    out.write(report::html::render(&report, &timelines).as_bytes())?;
+    out.finish()
 }
 
 fn report_options(config: &Config) -> report::ReportOptions {
@@ -290,32 +305,15 @@ pub fn headers(records: &[ConnectionRecord]) -> BTreeMap<u64, TxHeaders> {
 
 fn headers_of(r: &ConnectionRecord) -> impl Iterator<Item = (u64, TxHeaders)> + '_ {
     let fields = |m: Option<&crate::transaction::Message>| m.map(|m| m.headers.clone());
-    r.transactions.iter().map(move |t| {
+    // Keyed like the report's transaction ids: by position on the
+    // connection (the index differs when the capture starts mid-connection).
+    (r.first_tx_id..).zip(&r.transactions).map(move |(id, t)| {
         let h = TxHeaders {
             request: fields(t.request.as_ref()).unwrap_or_default(),
             response: fields(t.response.as_ref()).unwrap_or_default(),
         };
-        (r.first_tx_id + u64::from(t.index), h)
+        (id, h)
     })
-}
-
-/// As [`headers`] for one record, moving the fields out of it.
-fn take_headers(r: &mut ConnectionRecord) -> Vec<(u64, TxHeaders)> {
-    let first = r.first_tx_id;
-    let fields = |m: Option<&mut crate::transaction::Message>| {
-        m.map(|m| std::mem::take(&mut m.headers))
-            .unwrap_or_default()
-    };
-    r.transactions
-        .iter_mut()
-        .map(|t| {
-            let h = TxHeaders {
-                request: fields(t.request.as_mut()),
-                response: fields(t.response.as_mut()),
-            };
-            (first + u64::from(t.index), h)
-        })
-        .collect()
 }
 
 /// Segments for the HTML time–sequence graphs.
@@ -454,23 +452,12 @@ fn run_json(config: &Config, options: &PassOptions, mut out: Output) -> Result<(
             s.error = s.writer.add_taking(r, keep).err();
         }
     })?;
-    // The spool's files are anonymous: name their directory (TMPDIR).
-    let spool_err = |source| Error::Output {
-        path: format!(
-            "temporary file in {} (set TMPDIR elsewhere)",
-            std::env::temp_dir().display()
-        ),
-        source,
-    };
     let writer = spooler.writer;
     if let Some(e) = spooler.error {
-        return Err(spool_err(e));
+        return Err(out.spool_or_output_err(e));
     }
     let written = writer.finish(&summary, &mut out.w);
-    written.map_err(|e| match report::json::is_spool_error(&e) {
-        true => spool_err(e),
-        false => out.err(e),
-    })?;
+    written.map_err(|e| out.spool_or_output_err(e))?;
     out.finish()
 }
 
@@ -508,6 +495,21 @@ impl Output {
     fn err(&self, source: io::Error) -> Error {
         Error::Output {
             path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// As [`Self::err`], unless the error is a spool file's: those are
+    /// anonymous, so their directory (TMPDIR) is named.
+    fn spool_or_output_err(&self, source: io::Error) -> Error {
+        if !report::json::is_spool_error(&source) {
+            return self.err(source);
+        }
+        Error::Output {
+            path: format!(
+                "temporary file in {} (set TMPDIR elsewhere)",
+                std::env::temp_dir().display()
+            ),
             source,
         }
     }

@@ -193,27 +193,33 @@ fn unwritable_output_path() {
 #[test]
 fn json_spool_directory_that_cannot_be_used_is_named() {
     let file = TempFile::with_bytes("spool-tmpdir.pcap", &many_connections(1500));
-    let mut cmd = Command::new(bin());
-    cmd.args([
-        "analyze",
-        "--format",
-        "json",
-        "-o",
-        "/dev/null",
-        file.as_str(),
-    ]);
-    let out = cmd.env("TMPDIR", "/nonexistent/tmp").output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = one_stderr_line(&stderr);
-    assert!(
-        line.contains("temporary file in /nonexistent/tmp"),
-        "{line}"
-    );
+    // JSON and HAR both spool past 512 KiB.
+    for format in ["json", "har"] {
+        let mut cmd = Command::new(bin());
+        cmd.args([
+            "analyze",
+            "--format",
+            format,
+            "-o",
+            "/dev/null",
+            file.as_str(),
+        ]);
+        let out = cmd.env("TMPDIR", "/nonexistent/tmp").output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{format}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let line = one_stderr_line(&stderr);
+        assert!(
+            line.contains("temporary file in /nonexistent/tmp"),
+            "{format}: {line}"
+        );
+    }
     // With a usable directory the same capture is reported.
     let ok = run(&["analyze", "--format", "json", file.as_str()], None);
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert_eq!(ok.json()["connections"].as_array().unwrap().len(), 1500);
+    let ok = run(&["analyze", "--format", "har", file.as_str()], None);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(ok.json()["log"]["entries"].as_array().unwrap().len(), 1500);
 }
 
 #[test]

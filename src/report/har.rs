@@ -19,7 +19,7 @@ use std::net::{IpAddr, SocketAddr};
 use serde_json::{json, Map, Value};
 
 use super::json::write_pretty;
-use crate::report::model::{ConnectionOut, FindingOut, Report, TransactionOut};
+use crate::report::model::{ConnectionOut, FindingOut, Report, Tool, TransactionOut};
 
 /// Request and response header fields of one transaction, as received.
 #[derive(Clone, Debug, Default)]
@@ -56,37 +56,8 @@ pub fn to_har(report: &Report, headers: &BTreeMap<u64, TxHeaders>) -> Value {
     })
 }
 
-/// Writes the same bytes as `serde_json::to_writer_pretty` of [`to_har`]'s
-/// document, one entry at a time: the entries' JSON values, most of the
-/// document's memory, are never all held at once (on mid.pcap 1.4 GiB of
-/// them).
-pub fn write_har(
-    report: &Report,
-    headers: &BTreeMap<u64, TxHeaders>,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    let none = TxHeaders::default();
-    let plan = Plan::new(report, headers, &none);
-    let mut buf = Vec::new();
-    // serde_json orders an object's keys: comment, creator, entries, pages,
-    // version; `log`'s values are four spaces in.
-    out.write_all(b"{\n  \"log\": {\n    \"comment\": ")?;
-    write_pretty(out, &mut buf, &plan.comment(), 4)?;
-    out.write_all(b",\n    \"creator\": ")?;
-    write_pretty(out, &mut buf, &plan.creator(), 4)?;
-    out.write_all(b",\n    \"entries\": ")?;
-    pretty_array(
-        out,
-        &mut buf,
-        (0..plan.prepared.len()).map(|i| plan.entry(i)),
-    )?;
-    out.write_all(b",\n    \"pages\": ")?;
-    pretty_array(out, &mut buf, plan.pages.iter())?;
-    out.write_all(b",\n    \"version\": \"1.2\"\n  }\n}")
-}
-
 /// An array value of `log`, its elements six spaces in.
-fn pretty_array<T: serde::Serialize>(
+pub(super) fn pretty_array<T: serde::Serialize>(
     out: &mut dyn Write,
     buf: &mut Vec<u8>,
     items: impl Iterator<Item = T>,
@@ -150,21 +121,7 @@ impl<'a> Plan<'a> {
             })
             .collect();
         let (assignment, pages) = assign_pages(&inputs);
-
-        let pages = pages
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                json!({
-                    "startedDateTime": iso8601_ms(p.start_us),
-                    "id": page_id(i),
-                    "title": p.url,
-                    // Load events happen inside the browser; packets cannot show them.
-                    "pageTimings": { "onContentLoad": -1, "onLoad": -1 },
-                    "_client": p.client,
-                })
-            })
-            .collect();
+        let pages = page_values(&pages);
         Plan {
             report,
             prepared,
@@ -185,36 +142,66 @@ impl<'a> Plan<'a> {
     }
 
     fn creator(&self) -> Value {
-        json!({ "name": self.report.tool.name, "version": self.report.tool.version })
+        creator(&self.report.tool)
     }
 
     fn comment(&self) -> String {
-        format!("wireblame analysis of {}", self.report.capture.path)
+        comment(&self.report.capture.path)
     }
 }
 
-fn page_id(i: usize) -> String {
+pub(super) fn creator(tool: &Tool) -> Value {
+    json!({ "name": tool.name, "version": tool.version })
+}
+
+pub(super) fn comment(path: &str) -> String {
+    format!("wireblame analysis of {path}")
+}
+
+/// The pages' JSON, in order.
+pub(super) fn page_values(pages: &[Page]) -> Vec<Value> {
+    pages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            json!({
+                "startedDateTime": iso8601_ms(p.start_us),
+                "id": page_id(i),
+                "title": p.url,
+                // Load events happen inside the browser; packets cannot show them.
+                "pageTimings": { "onContentLoad": -1, "onLoad": -1 },
+                "_client": p.client,
+            })
+        })
+        .collect()
+}
+
+pub(super) fn page_id(i: usize) -> String {
     format!("page_{}", i + 1)
 }
 
 /// One transaction with what the entry and the page grouping need.
-struct Prepared<'a> {
+pub(super) struct Prepared<'a> {
     tx: &'a TransactionOut,
     headers: &'a TxHeaders,
     /// Client IP address (without port: a browser opens many ports).
-    client: String,
+    pub(super) client: String,
     server_ip: Option<IpAddr>,
-    url: String,
-    referer: Option<String>,
-    navigation: bool,
+    pub(super) url: String,
+    pub(super) referer: Option<String>,
+    pub(super) navigation: bool,
     /// Where a redirect response sends the client (absolute).
-    redirect: Option<String>,
+    pub(super) redirect: Option<String>,
     has_request: bool,
     has_response: bool,
 }
 
 impl<'a> Prepared<'a> {
-    fn new(tx: &'a TransactionOut, conn: Option<&ConnectionOut>, headers: &'a TxHeaders) -> Self {
+    pub(super) fn new(
+        tx: &'a TransactionOut,
+        conn: Option<&ConnectionOut>,
+        headers: &'a TxHeaders,
+    ) -> Self {
         let client_addr = conn.and_then(|c| c.client.parse::<SocketAddr>().ok());
         let server_addr = conn.and_then(|c| c.server.parse::<SocketAddr>().ok());
         let client = match (client_addr, conn) {
@@ -304,7 +291,7 @@ fn header_list(fields: &[(String, String)]) -> Vec<Value> {
         .collect()
 }
 
-fn entry(p: &Prepared, pageref: &str, findings: &[&FindingOut]) -> Value {
+pub(super) fn entry(p: &Prepared, pageref: &str, findings: &[&FindingOut]) -> Value {
     let t = p.tx;
     let tm = &t.timings_ms;
     // HAR 1.2 allows -1 ("does not apply") only for blocked, dns, connect and

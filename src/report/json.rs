@@ -358,7 +358,7 @@ pub fn is_spool_error(e: &io::Error) -> bool {
 /// Bytes written once, then read back by range. Values are serialized
 /// straight into its buffer: in memory up to a limit, then a temporary file
 /// the buffer is flushed to.
-struct Spool {
+pub(super) struct Spool {
     buf: Vec<u8>,
     memory_limit: usize,
     file: Option<File>,
@@ -370,7 +370,7 @@ struct Spool {
 const FLUSH_BYTES: usize = 1 << 18;
 
 impl Spool {
-    fn new(memory_limit: usize) -> Spool {
+    pub(super) fn new(memory_limit: usize) -> Spool {
         Spool {
             buf: Vec::new(),
             memory_limit,
@@ -380,12 +380,12 @@ impl Spool {
     }
 
     /// Bytes spooled so far.
-    fn len(&self) -> u64 {
+    pub(super) fn len(&self) -> u64 {
         self.flushed + self.buf.len() as u64
     }
 
     /// Appends `write`'s bytes.
-    fn append(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
+    pub(super) fn append(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
         write(&mut self.buf);
         match &mut self.file {
             Some(f) if self.buf.len() >= FLUSH_BYTES => {
@@ -407,7 +407,7 @@ impl Spool {
     }
 
     /// A reader of the spooled bytes; `buffers`: block buffers to reuse.
-    fn into_reader(mut self, buffers: Vec<Vec<u8>>) -> io::Result<SpoolReader> {
+    pub(super) fn into_reader(mut self, buffers: Vec<Vec<u8>>) -> io::Result<SpoolReader> {
         match self.file {
             None => Ok(SpoolReader::Memory(self.buf)),
             Some(mut file) => {
@@ -423,7 +423,7 @@ impl Spool {
     }
 }
 
-enum SpoolReader {
+pub(super) enum SpoolReader {
     Memory(Vec<u8>),
     File(BlockCache),
 }
@@ -441,7 +441,7 @@ impl SpoolReader {
     }
 
     /// Writes the spooled bytes `from..to` to `out`.
-    fn copy(&mut self, from: u64, to: u64, out: &mut dyn Write) -> io::Result<()> {
+    pub(super) fn copy(&mut self, from: u64, to: u64, out: &mut dyn Write) -> io::Result<()> {
         match self {
             SpoolReader::Memory(m) => {
                 let range = usize::try_from(from).unwrap_or(usize::MAX)
@@ -474,7 +474,7 @@ impl SpoolReader {
 }
 
 /// The last [`CACHED_BLOCKS`] blocks of a file read.
-struct BlockCache {
+pub(super) struct BlockCache {
     file: File,
     block_bytes: usize,
     /// (block index, last use, bytes).

@@ -3,6 +3,7 @@
 
 pub mod digest;
 pub mod har;
+pub mod har_writer;
 pub mod html;
 pub mod json;
 pub mod model;

@@ -1,0 +1,287 @@
+//! The HAR document, written while the pass runs, in memory that grows by
+//! about 200 bytes per transaction instead of by its whole entry.
+//!
+//! A HAR lists its entries by start time, each naming its page, and pages
+//! can only be assigned once every entry is known, in start order. So each
+//! finished connection's entries are serialized at once into a [`Spool`]
+//! (in memory up to a limit, then a temporary file), with an empty page
+//! reference and an empty finding list whose places are remembered; their
+//! findings go to a second spool. What stays in memory per transaction is
+//! its place in the spools, its start, and what page grouping looks at
+//! ([`PageInput`]: the client, URL, Referer and redirect target). At the end
+//! the entries are sorted by start, the pages assigned, and each entry is
+//! copied out with its page and findings spliced in. Connection-management
+//! findings that name a transaction arrive later; they are kept (as JSON)
+//! until the end.
+//!
+//! The bytes are the same as `serde_json::to_writer_pretty` of
+//! [`super::har::to_har`] for [`super::build_with`]'s report (a test checks
+//! it).
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde_json::Value;
+
+use super::har::{
+    assign_pages, comment, creator, entry, page_id, page_values, pretty_array, PageInput, Prepared,
+    TxHeaders,
+};
+use super::json::{pretty_indented, write_pretty, Spool, SPOOL_MEMORY_BYTES};
+use super::model::FindingOut;
+use super::{capture_out, record_out_taking, tool, ConnectionFindings, ReportOptions};
+use crate::pipeline::{ConnectionRecord, PassSummary};
+use crate::transaction::Message;
+
+/// An entry's keys are 8 spaces in (entries are 6 in, in `log` 4 in), its
+/// finding objects 10.
+const ENTRY_INDENT: usize = 6;
+const FINDING_INDENT: usize = 10;
+/// The placeholders the entries are spooled with, as serialized (no string
+/// value can hold a raw newline, so only the entry's own keys match).
+const FINDINGS_KEY: &[u8] = b"\n        \"_findings\": ";
+const PAGEREF_KEY: &[u8] = b"\n        \"pageref\": ";
+
+/// Where one entry is in the spools, and what sorting it needs.
+struct Item {
+    start_us: i64,
+    tx: u64,
+    /// The entry's bytes in the entry spool.
+    at: u64,
+    len: u32,
+    /// Offsets in the entry of its `[]` findings and `""` page reference.
+    findings_at: u32,
+    pageref_at: u32,
+    /// Its own connection's findings in the finding spool, each after
+    /// `,\n` and its indent.
+    findings: (u64, u64),
+}
+
+/// Builds the HAR document one finished connection at a time.
+pub struct HarWriter {
+    multi: bool,
+    analysis: ConnectionFindings,
+    items: Vec<Item>,
+    /// In the order of `items`.
+    pages: Vec<PageInput>,
+    entries: Spool,
+    findings: Spool,
+    /// Connection-management findings by transaction, each after its
+    /// separator.
+    late: BTreeMap<u64, Vec<Vec<u8>>>,
+    buf: Vec<u8>,
+}
+
+impl HarWriter {
+    pub fn new(multi: bool, options: &ReportOptions) -> HarWriter {
+        Self::with_spool_memory(multi, options, SPOOL_MEMORY_BYTES)
+    }
+
+    /// As [`Self::new`], moving the spools to temporary files past
+    /// `spool_memory` bytes (tests use a tiny limit).
+    pub fn with_spool_memory(
+        multi: bool,
+        options: &ReportOptions,
+        spool_memory: usize,
+    ) -> HarWriter {
+        HarWriter {
+            multi,
+            analysis: ConnectionFindings::new(options),
+            items: Vec::new(),
+            pages: Vec::new(),
+            entries: Spool::new(spool_memory),
+            findings: Spool::new(spool_memory),
+            late: BTreeMap::new(),
+            buf: Vec::new(),
+        }
+    }
+
+    /// Spools one finished connection's entries (`keep`: false when a
+    /// filter left it out; only its id reaches the connection analysis).
+    /// Its findings and header fields are moved out of the record.
+    pub fn add(&mut self, r: &mut ConnectionRecord, keep: bool) -> io::Result<()> {
+        let late = &mut self.late;
+        let mut failed = None;
+        self.analysis.push(r, keep, &mut |f| {
+            if let Err(e) = keep_late(late, &f) {
+                failed.get_or_insert(e);
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if !keep {
+            return Ok(());
+        }
+        let out = record_out_taking(r, self.multi);
+        let headers = take_headers(r);
+        let none = TxHeaders::default();
+        for t in &out.transactions {
+            let h = headers.get(&t.id).unwrap_or(&none);
+            let p = Prepared::new(t, Some(&out.connection), h);
+            let from = self.findings.len();
+            for f in out.findings.iter().filter(|f| f.transaction == Some(t.id)) {
+                let v = finding_value(f)?;
+                self.findings.append(|buf| element(buf, &v))?;
+            }
+            let findings = (from, self.findings.len());
+            self.buf.clear();
+            pretty_indented(&mut self.buf, &entry(&p, "", &[]), ENTRY_INDENT)?;
+            let (Some(f), Some(g)) = (
+                placeholder(&self.buf, FINDINGS_KEY, b"[]"),
+                placeholder(&self.buf, PAGEREF_KEY, b"\"\""),
+            ) else {
+                return Err(io::Error::other("HAR entry without its placeholders"));
+            };
+            let len = u32::try_from(self.buf.len())
+                .map_err(|_| io::Error::other("HAR entry over 4 GiB"))?;
+            let at = self.entries.len();
+            let bytes = &self.buf;
+            self.entries.append(|buf| buf.extend_from_slice(bytes))?;
+            self.items.push(Item {
+                start_us: t.span_start_us,
+                tx: t.id,
+                at,
+                len,
+                findings_at: f,
+                pageref_at: g,
+                findings,
+            });
+            self.pages.push(PageInput {
+                client: p.client,
+                start_us: t.span_start_us,
+                url: p.url,
+                referer: p.referer,
+                navigation: p.navigation,
+                redirect: p.redirect,
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs the connection analysis to its end and writes the document.
+    pub fn finish(mut self, summary: &PassSummary, out: &mut dyn Write) -> io::Result<()> {
+        let late = &mut self.late;
+        let mut failed = None;
+        self.analysis.finish(&mut |f| {
+            if let Err(e) = keep_late(late, &f) {
+                failed.get_or_insert(e);
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        // HAR prefers entries sorted by start; the id breaks ties.
+        let mut order: Vec<usize> = (0..self.items.len()).collect();
+        order.sort_unstable_by_key(|&i| (self.items[i].start_us, self.items[i].tx));
+        let mut inputs = std::mem::take(&mut self.pages);
+        let sorted: Vec<PageInput> = order
+            .iter()
+            .map(|&i| std::mem::replace(&mut inputs[i], empty_input()))
+            .collect();
+        drop(inputs);
+        let (assignment, pages) = assign_pages(&sorted);
+        drop(sorted);
+
+        let mut buf = Vec::new();
+        out.write_all(b"{\n  \"log\": {\n    \"comment\": ")?;
+        write_pretty(out, &mut buf, &comment(&capture_out(summary).path), 4)?;
+        out.write_all(b",\n    \"creator\": ")?;
+        write_pretty(out, &mut buf, &creator(&tool()), 4)?;
+        out.write_all(b",\n    \"entries\": ")?;
+        let mut entries = self.entries.into_reader(Vec::new())?;
+        let mut findings = self.findings.into_reader(Vec::new())?;
+        for (n, (&i, page)) in order.iter().zip(&assignment).enumerate() {
+            let item = &self.items[i];
+            out.write_all(if n == 0 { b"[\n      " } else { b",\n      " })?;
+            let (f, g) = (u64::from(item.findings_at), u64::from(item.pageref_at));
+            let end = item.at + u64::from(item.len);
+            entries.copy(item.at, item.at + f, out)?;
+            // The findings: its connection's, then the late ones.
+            let late = self.late.get(&item.tx).map(Vec::as_slice).unwrap_or(&[]);
+            let (from, to) = item.findings;
+            if from == to && late.is_empty() {
+                out.write_all(b"[]")?;
+            } else {
+                out.write_all(b"[")?;
+                // Every element starts with its separator: the first loses
+                // the comma.
+                let mut skip = 1;
+                if from < to {
+                    findings.copy(from + 1, to, out)?;
+                    skip = 0;
+                }
+                for e in late {
+                    out.write_all(e.get(skip..).unwrap_or_default())?;
+                    skip = 0;
+                }
+                out.write_all(b"\n        ]")?;
+            }
+            entries.copy(item.at + f + 2, item.at + g, out)?;
+            write_pretty(out, &mut buf, &page_id(*page), 0)?;
+            entries.copy(item.at + g + 2, end, out)?;
+        }
+        out.write_all(if order.is_empty() { b"[]" } else { b"\n    ]" })?;
+        out.write_all(b",\n    \"pages\": ")?;
+        pretty_array(out, &mut buf, page_values(&pages).iter())?;
+        out.write_all(b",\n    \"version\": \"1.2\"\n  }\n}")
+    }
+}
+
+/// A connection-management finding that names a transaction, for the end.
+fn keep_late(late: &mut BTreeMap<u64, Vec<Vec<u8>>>, f: &FindingOut) -> io::Result<()> {
+    if let Some(t) = f.transaction {
+        let mut bytes = Vec::new();
+        element(&mut bytes, &finding_value(f)?);
+        late.entry(t).or_default().push(bytes);
+    }
+    Ok(())
+}
+
+/// A finding as `to_har` has it: a JSON value (its keys sorted).
+fn finding_value(f: &FindingOut) -> io::Result<Value> {
+    serde_json::to_value(f).map_err(io::Error::other)
+}
+
+/// One element of an entry's `_findings`, after its separator.
+fn element(buf: &mut Vec<u8>, v: &Value) {
+    buf.extend_from_slice(b",\n");
+    buf.extend(std::iter::repeat_n(b' ', FINDING_INDENT));
+    // Serializing a JSON value into memory cannot fail.
+    let _ = pretty_indented(buf, v, FINDING_INDENT);
+}
+
+/// Where `value` is in `entry`, right after the key `key` at the entry's
+/// own level.
+fn placeholder(entry: &[u8], key: &[u8], value: &[u8]) -> Option<u32> {
+    let at = memchr::memmem::find(entry, key)? + key.len();
+    let ok = entry.get(at..at + value.len()) == Some(value);
+    ok.then(|| u32::try_from(at).ok()).flatten()
+}
+
+fn empty_input() -> PageInput {
+    PageInput {
+        client: String::new(),
+        start_us: 0,
+        url: String::new(),
+        referer: None,
+        navigation: false,
+        redirect: None,
+    }
+}
+
+/// A record's request and response header fields by transaction id (the
+/// report's: by position on the connection), moved out of it.
+pub fn take_headers(r: &mut ConnectionRecord) -> BTreeMap<u64, TxHeaders> {
+    let fields = |m: Option<&mut Message>| m.map(|m| std::mem::take(&mut m.headers));
+    (r.first_tx_id..)
+        .zip(&mut r.transactions)
+        .map(|(id, t)| {
+            let h = TxHeaders {
+                request: fields(t.request.as_mut()).unwrap_or_default(),
+                response: fields(t.response.as_mut()).unwrap_or_default(),
+            };
+            (id, h)
+        })
+        .collect()
+}
