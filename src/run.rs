@@ -34,53 +34,86 @@ pub fn run(config: &Config) -> Result<(), Error> {
         progress: progress.hook(),
         read_ahead: config.threads > 1,
     };
+    let multi = config.captures.len() > 1;
     let result = match (config.format, config.view) {
         (Format::Ndjson, _) => run_ndjson(config, &options, out),
-        (Format::Json, _) => run_json(config, &options, out),
+        (Format::Json, _) => {
+            let json = report::json::JsonReportWriter::new(multi, &report_options(config));
+            run_spooled(config, &options, out, json, &progress)
+        }
         (Format::Table, View::Analyze) => run_analyze_table(config, &options, out),
         (Format::Table, View::Connections | View::Transactions) => {
             run_list_table(config, &options, out)
         }
-        (Format::Har, _) => run_har(config, &options, out, &progress),
+        (Format::Har, _) => {
+            let har = report::har_writer::HarWriter::new(multi, &report_options(config));
+            run_spooled(config, &options, out, har, &progress)
+        }
         (Format::Html, _) => run_html(config, &options, out, &progress),
     };
     progress.finish();
     result
 }
 
-/// HAR: each finished connection's entries are spooled at once
-/// (`report::har_writer`), the document written at the end.
-fn run_har(
+/// A document written at the end from what was spooled as connections
+/// finished (JSON, HAR): memory stays flat however many there are.
+trait SpooledDocument: Send + 'static {
+    /// One finished connection (`keep`: false when a filter left it out).
+    fn add(&mut self, r: &mut ConnectionRecord, keep: bool) -> io::Result<()>;
+    fn finish(self, summary: &pipeline::PassSummary, out: &mut dyn Write) -> io::Result<()>;
+}
+
+impl SpooledDocument for report::json::JsonReportWriter {
+    fn add(&mut self, r: &mut ConnectionRecord, keep: bool) -> io::Result<()> {
+        self.add_taking(r, keep)
+    }
+
+    fn finish(self, summary: &pipeline::PassSummary, out: &mut dyn Write) -> io::Result<()> {
+        self.finish(summary, out)
+    }
+}
+
+impl SpooledDocument for report::har_writer::HarWriter {
+    fn add(&mut self, r: &mut ConnectionRecord, keep: bool) -> io::Result<()> {
+        self.add(r, keep)
+    }
+
+    fn finish(self, summary: &pipeline::PassSummary, out: &mut dyn Write) -> io::Result<()> {
+        self.finish(summary, out)
+    }
+}
+
+/// JSON ([`report::json`]) and HAR ([`report::har_writer`]).
+fn run_spooled<D: SpooledDocument>(
     config: &Config,
     options: &PassOptions,
     mut out: Output,
+    document: D,
     progress: &Progress,
 ) -> Result<(), Error> {
-    struct Sink {
-        har: report::har_writer::HarWriter,
+    struct Sink<D> {
+        document: D,
         filters: Vec<Filter>,
         error: Option<io::Error>,
     }
     let sink = Sink {
-        har: report::har_writer::HarWriter::new(config.captures.len() > 1, &report_options(config)),
+        document,
         filters: config.filters.clone(),
         error: None,
     };
-    let (sink, summary) = pass(config, options, sink, |s, r| {
+    let (sink, summary) = pass(config, options, sink, |s: &mut Sink<D>, r| {
         if s.error.is_none() {
             let keep = s.filters.iter().all(|f| f.matches(r));
-            s.error = s.har.add(r, keep).err();
+            s.error = s.document.add(r, keep).err();
         }
     })?;
-    // The bar is done before the document is written.
+    // The bar is done before the document is assembled.
     progress.finish();
     if let Some(e) = sink.error {
         return Err(out.spool_or_output_err(e));
     }
-    out.write_pending()?;
-    let written = sink.har.finish(&summary, &mut out.w);
+    let written = sink.document.finish(&summary, &mut out.w);
     written.map_err(|e| out.spool_or_output_err(e))?;
-    out.write(b"\n")?;
     out.finish()
 }
 
@@ -429,35 +462,6 @@ fn run_list_table(config: &Config, options: &PassOptions, mut out: Output) -> Re
         table::connections_table(all, report::capture_out(&summary).first_us)
     };
     out.write(text.as_bytes())?;
-    out.finish()
-}
-
-/// The JSON report, assembled from a spool at the end (see
-/// [`report::json`]): memory stays flat however many connections there are.
-fn run_json(config: &Config, options: &PassOptions, mut out: Output) -> Result<(), Error> {
-    let report_options = report_options(config);
-    struct Spooler {
-        writer: report::json::JsonReportWriter,
-        filters: Vec<Filter>,
-        error: Option<io::Error>,
-    }
-    let spooler = Spooler {
-        writer: report::json::JsonReportWriter::new(config.captures.len() > 1, &report_options),
-        filters: config.filters.clone(),
-        error: None,
-    };
-    let (spooler, summary) = pass(config, options, spooler, |s, r| {
-        if s.error.is_none() {
-            let keep = s.filters.iter().all(|f| f.matches(r));
-            s.error = s.writer.add_taking(r, keep).err();
-        }
-    })?;
-    let writer = spooler.writer;
-    if let Some(e) = spooler.error {
-        return Err(out.spool_or_output_err(e));
-    }
-    let written = writer.finish(&summary, &mut out.w);
-    written.map_err(|e| out.spool_or_output_err(e))?;
     out.finish()
 }
 

@@ -308,7 +308,8 @@ fn har_export_of_samples_and_corpus_is_valid() {
         check(&to_har(&report, &BTreeMap::new()), &report, &name);
         files += 1;
         // The CLI spools the entries as connections finish: the same bytes.
-        let whole = serde_json::to_vec_pretty(&har).unwrap();
+        let mut whole = serde_json::to_vec_pretty(&har).unwrap();
+        whole.push(b'\n');
         assert!(streamed == whole, "{name}: streamed HAR differs");
         let out = dir.join(format!("{files:03}-{name}.har"));
         std::fs::write(&out, whole).unwrap();

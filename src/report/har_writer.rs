@@ -15,8 +15,8 @@
 //! until the end.
 //!
 //! The bytes are the same as `serde_json::to_writer_pretty` of
-//! [`super::har::to_har`] for [`super::build_with`]'s report (a test checks
-//! it).
+//! [`super::har::to_har`] for [`super::build_with`]'s report, and a newline
+//! (a test checks it).
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -159,7 +159,8 @@ impl HarWriter {
         Ok(())
     }
 
-    /// Runs the connection analysis to its end and writes the document.
+    /// Runs the connection analysis to its end and writes the document
+    /// (ending with a newline).
     pub fn finish(mut self, summary: &PassSummary, out: &mut dyn Write) -> io::Result<()> {
         let late = &mut self.late;
         let mut failed = None;
@@ -224,7 +225,7 @@ impl HarWriter {
         out.write_all(if order.is_empty() { b"[]" } else { b"\n    ]" })?;
         out.write_all(b",\n    \"pages\": ")?;
         pretty_array(out, &mut buf, page_values(&pages).iter())?;
-        out.write_all(b",\n    \"version\": \"1.2\"\n  }\n}")
+        out.write_all(b",\n    \"version\": \"1.2\"\n  }\n}\n")
     }
 }
 
