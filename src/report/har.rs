@@ -639,7 +639,7 @@ fn resolve(base: &str, location: &str) -> Option<String> {
 // ---------------------------------------------------------------- pages
 
 /// What page grouping looks at, per entry (in start order).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct PageInput {
     pub client: String,
     pub start_us: i64,

@@ -178,7 +178,7 @@ impl HarWriter {
         let mut inputs = std::mem::take(&mut self.pages);
         let sorted: Vec<PageInput> = order
             .iter()
-            .map(|&i| std::mem::replace(&mut inputs[i], empty_input()))
+            .map(|&i| std::mem::take(&mut inputs[i]))
             .collect();
         drop(inputs);
         let (assignment, pages) = assign_pages(&sorted);
@@ -258,17 +258,6 @@ fn placeholder(entry: &[u8], key: &[u8], value: &[u8]) -> Option<u32> {
     let at = memchr::memmem::find(entry, key)? + key.len();
     let ok = entry.get(at..at + value.len()) == Some(value);
     ok.then(|| u32::try_from(at).ok()).flatten()
-}
-
-fn empty_input() -> PageInput {
-    PageInput {
-        client: String::new(),
-        start_us: 0,
-        url: String::new(),
-        referer: None,
-        navigation: false,
-        redirect: None,
-    }
 }
 
 /// A record's request and response header fields by transaction id (the
