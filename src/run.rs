@@ -117,8 +117,10 @@ fn run_spooled<D: SpooledDocument>(
     out.finish()
 }
 
-/// HTML: the whole report and the connections' timelines. Each record is
-/// turned into its report objects as it finishes and then dropped.
+/// HTML: the report and the connections' timelines, up to
+/// [`report::html::MAX_CONNECTIONS`] and [`report::html::MAX_TRANSACTIONS`]
+/// (the lowest ids). Each record is turned into its report objects as it
+/// finishes and then dropped.
 fn run_html(
     config: &Config,
     options: &PassOptions,
@@ -128,26 +130,44 @@ fn run_html(
     struct Sink {
         report: report::ReportBuilder,
         filters: Vec<Filter>,
-        timelines: Vec<ConnectionTimeline>,
+        /// Of the connections the report has.
+        timelines: BTreeMap<u32, ConnectionTimeline>,
     }
+    let limit = report::Limit {
+        connections: report::html::MAX_CONNECTIONS,
+        transactions: report::html::MAX_TRANSACTIONS,
+    };
     let sink = Sink {
-        report: report::ReportBuilder::new(config.captures.len() > 1, &report_options(config)),
+        report: report::ReportBuilder::with_limit(
+            config.captures.len() > 1,
+            &report_options(config),
+            limit,
+        ),
         filters: config.filters.clone(),
-        timelines: Vec::new(),
+        timelines: BTreeMap::new(),
     };
     let (sink, summary) = pass(config, options, sink, |s, r| {
         let keep = s.filters.iter().all(|f| f.matches(r));
         s.report.add(r, keep);
-        if keep {
-            s.timelines.extend(timeline(r));
+        if !s.report.has(r.id) {
+            return;
+        }
+        if let Some(t) = timeline(r) {
+            s.timelines.insert(r.id, t);
+        }
+        // The report drops its highest ids when over the limit.
+        while let Some(id) = s.timelines.last_key_value().map(|(id, _)| *id) {
+            if s.report.has(id) {
+                break;
+            }
+            s.timelines.pop_last();
         }
     })?;
     // The bar is done before the page is made.
     progress.finish();
-    let report = sink.report.finish(&summary);
-    let mut timelines = sink.timelines;
-    timelines.sort_unstable_by_key(|t| t.connection);
-    out.write(report::html::render(&report, &timelines).as_bytes())?;
+    let (report, left_out) = sink.report.finish_with_left_out(&summary);
+    let timelines: Vec<ConnectionTimeline> = sink.timelines.into_values().collect();
+    out.write(report::html::render_with(&report, &timelines, &left_out).as_bytes())?;
     out.finish()
 }
 

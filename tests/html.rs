@@ -377,3 +377,80 @@ fn corpus_pages_are_self_contained() {
     eprintln!("corpus: {rendered} pages rendered");
     assert!(rendered > 100, "only {rendered} corpus files rendered");
 }
+
+/// Past [`html::MAX_CONNECTIONS`] or [`html::MAX_TRANSACTIONS`] the page
+/// keeps the connections with the lowest ids, whatever order they finish
+/// in, and says what it left out; the summary still counts everything.
+#[test]
+fn a_limited_report_keeps_the_lowest_ids_and_says_what_it_left_out() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/lab-parallel-6.pcap");
+    let options = PassOptions {
+        keep_timeline: true,
+        ..PassOptions::default()
+    };
+    let pass = || {
+        let mut records: Vec<ConnectionRecord> = Vec::new();
+        let summary = pipeline::run(&[path.to_string_lossy().into_owned()], &options, &mut |r| {
+            records.push(r)
+        })
+        .unwrap();
+        records.sort_by_key(|r| std::cmp::Reverse(r.id));
+        (summary, records)
+    };
+    let (summary, mut sorted) = pass();
+    sorted.sort_by_key(|r| r.id);
+    let full = report::build(&summary, &sorted);
+    let n = full.connections.len() as u64;
+    assert!(n >= 4, "{n} connections");
+    let per_conn: Vec<usize> = full
+        .connections
+        .iter()
+        .map(|c| c.transactions as usize)
+        .collect();
+    for (limit, kept) in [
+        (
+            report::Limit {
+                connections: 2,
+                transactions: usize::MAX,
+            },
+            2,
+        ),
+        // Transactions: the first connections whose transactions fit.
+        (
+            report::Limit {
+                connections: usize::MAX,
+                transactions: per_conn[0] + per_conn[1],
+            },
+            2,
+        ),
+        (report::Limit::NONE, n as usize),
+    ] {
+        let mut b = report::ReportBuilder::with_limit(false, &Default::default(), limit);
+        let (_, mut records) = pass();
+        for r in &mut records {
+            b.add(r, true);
+        }
+        let (rep, left_out) = b.finish_with_left_out(&summary);
+        let ids: Vec<u32> = rep.connections.iter().map(|c| c.id).collect();
+        let lowest: Vec<u32> = full.connections.iter().take(kept).map(|c| c.id).collect();
+        assert_eq!(ids, lowest, "{limit:?}");
+        assert_eq!(left_out.connections, n - kept as u64, "{limit:?}");
+        assert_eq!(
+            left_out.transactions + rep.transactions.len() as u64,
+            full.transactions.len() as u64,
+            "{limit:?}"
+        );
+        assert_eq!(
+            rep.summary.transactions, full.summary.transactions,
+            "{limit:?}"
+        );
+        let page = html::render_with(&rep, &[], &left_out);
+        let data = check_page("limited", &page, &rep);
+        assert_eq!(data["C"].as_array().map(Vec::len), Some(kept));
+        assert_eq!(
+            page.contains("id=\"left-out\""),
+            left_out.connections > 0,
+            "{limit:?}"
+        );
+    }
+}

@@ -26,6 +26,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::report::model::{BlameMs, FindingOut, Report, TransactionOut};
+use crate::report::LeftOut;
 
 /// Per connection, the packets for the time–sequence graph (the lead fills it
 /// from the internal timeline).
@@ -131,12 +132,36 @@ const BUDGETS: [Budget; 3] = [
     },
 ];
 
+/// The command line puts at most this many connections and transactions on
+/// a page (those with the lowest ids; `report::ReportBuilder`), and the
+/// page says how many it left out.
+///
+/// Source: a byte budget. The page is meant to open in a browser: its data
+/// takes about 140 bytes per transaction (50,000 make 7 MB), and building it
+/// holds about 1.5 KB per transaction (the report objects, then the rows
+/// and the data text), about 75 MB, and about 1 KB per connection with its
+/// segments. Trade-off: a larger capture's page shows its first part only
+/// (before, a 1 GB capture took 1.3 GiB to make a 77 MB page, and a SYN
+/// flood of a million connections 1.5 GiB).
+pub const MAX_CONNECTIONS: usize = 10_000;
+pub const MAX_TRANSACTIONS: usize = 25_000;
+
 /// The data blob past which a tighter [`Budget`] is tried (the static part
 /// and the script add well under 100 kB).
 const BLOB_TARGET_BYTES: usize = 4_400_000;
 
 /// Renders the report as one self-contained HTML page.
 pub fn render(report: &Report, timelines: &[ConnectionTimeline]) -> String {
+    render_with(report, timelines, &LeftOut::default())
+}
+
+/// As [`render`], for a report that [`MAX_CONNECTIONS`] and
+/// [`MAX_TRANSACTIONS`] cut short: the page says what `left_out` counts.
+pub fn render_with(
+    report: &Report,
+    timelines: &[ConnectionTimeline],
+    left_out: &LeftOut,
+) -> String {
     let mut blob = String::new();
     for budget in BUDGETS {
         blob = data_blob(report, timelines, &budget);
@@ -144,7 +169,7 @@ pub fn render(report: &Report, timelines: &[ConnectionTimeline]) -> String {
             break;
         }
     }
-    page(report, &blob)
+    page(report, &blob, left_out)
 }
 
 // ---------------------------------------------------------------- the page
@@ -156,7 +181,7 @@ macro_rules! w {
     };
 }
 
-fn page(report: &Report, blob: &str) -> String {
+fn page(report: &Report, blob: &str, left_out: &LeftOut) -> String {
     let mut o = String::with_capacity(blob.len() + CSS.len() + JS.len() + 64 * 1024);
     let title = format!("wireblame — {}", file_name(&report.capture.path));
     o.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
@@ -191,7 +216,7 @@ fn page(report: &Report, blob: &str) -> String {
     recommendations(&mut o, report);
     quality(&mut o, report);
     o.push_str("</div>\n</div>\n");
-    waterfall_shell(&mut o, report);
+    waterfall_shell(&mut o, report, left_out);
     connection_shell(&mut o);
     top_findings(&mut o, report);
     findings_shell(&mut o, report);
@@ -604,7 +629,7 @@ fn legend(o: &mut String, r: &Report) {
     o.push_str("</div>\n");
 }
 
-fn waterfall_shell(o: &mut String, r: &Report) {
+fn waterfall_shell(o: &mut String, r: &Report, left_out: &LeftOut) {
     o.push_str("<section class=\"panel\" id=\"waterfall\">\n<div class=\"ph\"><h2>Waterfall</h2>");
     o.push_str(
         "<div class=\"tools\"><input id=\"wf-filter\" type=\"search\" placeholder=\"Filter: URI, host, status, cause, conn 3…\" aria-label=\"Filter transactions\">\
@@ -613,6 +638,19 @@ fn waterfall_shell(o: &mut String, r: &Report) {
          <button id=\"wf-reset\" type=\"button\" disabled>Reset zoom</button></div></div>\n",
     );
     o.push_str("<p class=\"hint\">Each bar is one transaction on a shared time axis, split by cause. Hover a bar for milliseconds and evidence frames; click a row to open its connection's time–sequence graph; drag across the time axis to zoom.</p>\n");
+    if left_out.connections > 0 {
+        w!(
+            o,
+            "<p class=\"note\" id=\"left-out\">This page lists the first {} (by id) and their {}. Another {}, with {} and {}, are left out to keep the page and the memory it takes bounded (at most {} and {}); the summary above counts them all, and the JSON report lists them.</p>\n",
+            counted(r.connections.len() as u64, "connection"),
+            counted(r.transactions.len() as u64, "transaction"),
+            counted(left_out.connections, "connection"),
+            counted(left_out.transactions, "transaction"),
+            counted(left_out.findings, "finding"),
+            counted(MAX_CONNECTIONS as u64, "connection"),
+            counted(MAX_TRANSACTIONS as u64, "transaction")
+        );
+    }
     legend(o, r);
     o.push_str(
         "<div class=\"wf\" id=\"wf\"><div class=\"wf-head\"><div class=\"wf-lbl\">Connection / request</div>\
@@ -1372,6 +1410,11 @@ fn pct(part: f64, whole: f64) -> String {
 }
 
 /// 12345 → "12,345".
+/// "1 connection", "1,024 connections".
+fn counted(n: u64, word: &str) -> String {
+    format!("{} {word}{}", group(n), if n == 1 { "" } else { "s" })
+}
+
 fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);

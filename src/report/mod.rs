@@ -10,6 +10,8 @@ pub mod model;
 pub mod table;
 pub mod to_json;
 
+use std::collections::BTreeMap;
+
 use crate::anomaly::AnomalyCounts;
 use crate::blame::attribute::TxBlame;
 use crate::blame::connections::{ConnectionAnalyzer, ConnectionBrief};
@@ -269,26 +271,62 @@ pub fn build_with(
 }
 
 /// The report of [`build_with`], built one finished connection at a time in
-/// any order, so that the records need not all be kept: for the formats
-/// that need every transaction at the end (HAR, HTML). A test checks it
-/// against [`build_with`].
+/// any order, so that the records need not all be kept: for HTML, which
+/// needs every transaction at the end. A test checks it against
+/// [`build_with`]. With a [`Limit`] it keeps only the connections with the
+/// lowest ids that fit, and counts the rest ([`LeftOut`]); the summary and
+/// warnings still cover every connection.
 pub struct ReportBuilder {
     multi: bool,
     totals: ReportAcc,
-    /// By connection id once finished.
-    records: Vec<(u32, RecordOut)>,
+    /// By connection id.
+    records: BTreeMap<u32, RecordOut>,
     /// Connection-management findings, as the analysis gives them.
     extra: Vec<FindingOut>,
+    limit: Limit,
+    /// Transactions in `records`.
+    transactions: usize,
+    left_out: LeftOut,
+}
+
+/// At most this many connections and transactions (the latter only past the
+/// first connection) kept by a [`ReportBuilder`].
+#[derive(Clone, Copy, Debug)]
+pub struct Limit {
+    pub connections: usize,
+    pub transactions: usize,
+}
+
+impl Limit {
+    pub const NONE: Limit = Limit {
+        connections: usize::MAX,
+        transactions: usize::MAX,
+    };
+}
+
+/// What a [`Limit`] left out of the report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LeftOut {
+    pub connections: u64,
+    pub transactions: u64,
+    pub findings: u64,
 }
 
 impl ReportBuilder {
     /// `multi`: several capture files (each record names its file).
     pub fn new(multi: bool, options: &ReportOptions) -> ReportBuilder {
+        Self::with_limit(multi, options, Limit::NONE)
+    }
+
+    pub fn with_limit(multi: bool, options: &ReportOptions, limit: Limit) -> ReportBuilder {
         ReportBuilder {
             multi,
             totals: ReportAcc::new(options),
-            records: Vec::new(),
+            records: BTreeMap::new(),
             extra: Vec::new(),
+            limit,
+            transactions: 0,
+            left_out: LeftOut::default(),
         }
     }
 
@@ -297,32 +335,66 @@ impl ReportBuilder {
     pub fn add(&mut self, r: &mut ConnectionRecord, keep: bool) {
         let found = self.totals.analyze(r, keep);
         self.extra.extend(found);
-        if keep {
-            let out = record_out_taking(r, self.multi);
-            self.totals.add(r, &out);
-            self.records.push((r.id, out));
+        if !keep {
+            return;
+        }
+        let out = record_out_taking(r, self.multi);
+        self.totals.add(r, &out);
+        self.transactions += out.transactions.len();
+        self.records.insert(r.id, out);
+        // Connections finish out of id order: the highest ids go.
+        while self.records.len() > self.limit.connections
+            || (self.transactions > self.limit.transactions && self.records.len() > 1)
+        {
+            let Some((_, out)) = self.records.pop_last() else {
+                break;
+            };
+            self.transactions -= out.transactions.len();
+            self.left_out.connections += 1;
+            self.left_out.transactions += out.transactions.len() as u64;
+            self.left_out.findings += out.findings.len() as u64;
         }
     }
 
-    pub fn finish(mut self, summary: &PassSummary) -> Report {
+    /// Whether the connection `id` is in the report so far (a later
+    /// connection with a lower id can still push it out).
+    pub fn has(&self, id: u32) -> bool {
+        self.records.contains_key(&id)
+    }
+
+    pub fn finish(self, summary: &PassSummary) -> Report {
+        self.finish_with_left_out(summary).0
+    }
+
+    /// The report and what the limit left out of it. Connection-management
+    /// findings about a connection left out go too.
+    pub fn finish_with_left_out(mut self, summary: &PassSummary) -> (Report, LeftOut) {
         let found = self.totals.finish_analysis();
         self.extra.extend(found);
         let (warnings, summary_out) = self.totals.finish(summary);
-        self.records.sort_unstable_by_key(|(id, _)| *id);
+        if self.left_out.connections > 0 {
+            let records = &self.records;
+            let before = self.extra.len();
+            self.extra
+                .retain(|f| f.connection.is_none_or(|c| records.contains_key(&c)));
+            self.left_out.findings += (before - self.extra.len()) as u64;
+        }
         // Sized exactly: on big.pcap the transactions alone are 270 MB.
-        let (txs, fs) = self.records.iter().fold((0, 0), |(t, f), (_, o)| {
-            (t + o.transactions.len(), f + o.findings.len())
-        });
+        let fs = self
+            .records
+            .values()
+            .map(|o| o.findings.len())
+            .sum::<usize>();
         let mut connections = Vec::with_capacity(self.records.len());
-        let mut transactions = Vec::with_capacity(txs);
+        let mut transactions = Vec::with_capacity(self.transactions);
         let mut findings = Vec::with_capacity(fs + self.extra.len());
-        for (_, out) in self.records {
+        for out in self.records.into_values() {
             connections.push(out.connection);
             transactions.extend(out.transactions);
             findings.extend(out.findings);
         }
         findings.extend(self.extra);
-        Report {
+        let report = Report {
             schema_version: SCHEMA_VERSION,
             tool: tool(),
             capture: capture_out(summary),
@@ -331,7 +403,8 @@ impl ReportBuilder {
             connections,
             transactions,
             findings,
-        }
+        };
+        (report, self.left_out)
     }
 }
 
