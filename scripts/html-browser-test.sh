@@ -44,8 +44,24 @@ else
   fi
   page="$work/report.html"
   "$bin" analyze --format html -o "$page" "$capture" || die "wireblame --format html failed"
-  expected=$("$bin" analyze --format json "$capture" |
+  in_report=$("$bin" analyze --format json "$capture" |
     python3 -c 'import json,sys; print(len(json.load(sys.stdin)["transactions"]))')
+  # The rows the page lists: every transaction, unless the page says it
+  # left some out (past html::MAX_TRANSACTIONS or MAX_CONNECTIONS).
+  expected=$(python3 - "$page" "$in_report" <<'PY'
+import json, sys
+page = open(sys.argv[1], encoding="utf-8").read()
+start = page.index('id="data">') + len('id="data">')
+rows = len(json.loads(page[start:page.index("</script>", start)])["T"])
+in_report = int(sys.argv[2])
+if 'id="left-out"' in page:
+    if rows >= in_report:
+        sys.exit(f"the page says it left transactions out but lists {rows} of {in_report}")
+elif rows != in_report:
+    sys.exit(f"the page lists {rows} of {in_report} transactions and does not say why")
+print(rows)
+PY
+) || die "page rows"
 fi
 
 chrome=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)

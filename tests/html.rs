@@ -452,5 +452,18 @@ fn a_limited_report_keeps_the_lowest_ids_and_says_what_it_left_out() {
             left_out.connections > 0,
             "{limit:?}"
         );
+        // The cards count every transaction's time, listed or not.
+        let total_time = |page: &str| {
+            let end = page
+                .find(" of transaction time")
+                .expect("transaction time card");
+            page[..end]
+                .rsplit('>')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        };
+        let whole = html::render(&full, &[]);
+        assert_eq!(total_time(&page), total_time(&whole), "{limit:?}");
     }
 }

@@ -305,11 +305,13 @@ impl Limit {
 }
 
 /// What a [`Limit`] left out of the report.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct LeftOut {
     pub connections: u64,
     pub transactions: u64,
     pub findings: u64,
+    /// The left-out transactions' `timings_ms.total`, summed.
+    pub transaction_ms: f64,
 }
 
 impl ReportBuilder {
@@ -352,6 +354,11 @@ impl ReportBuilder {
             self.transactions -= out.transactions.len();
             self.left_out.connections += 1;
             self.left_out.transactions += out.transactions.len() as u64;
+            self.left_out.transaction_ms += out
+                .transactions
+                .iter()
+                .map(|t| t.timings_ms.total)
+                .sum::<f64>();
             self.left_out.findings += out.findings.len() as u64;
         }
     }
