@@ -208,7 +208,7 @@ pub struct PassOptions {
     pub decode_only: bool,
     /// Keep each connection's segment timeline in its record (HTML graphs).
     pub keep_timeline: bool,
-    /// Keep HTTP headers in the transactions (HAR, HTML); other outputs do
+    /// Keep HTTP headers in the transactions (HAR); other outputs do
     /// not show them, and not copying them saves most of the allocations.
     pub keep_headers: bool,
     pub progress: Option<ProgressHook>,

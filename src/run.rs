@@ -30,7 +30,7 @@ pub fn run(config: &Config) -> Result<(), Error> {
     let options = PassOptions {
         decode_only: config.decode_only,
         keep_timeline: config.format == Format::Html,
-        keep_headers: matches!(config.format, Format::Har | Format::Html),
+        keep_headers: config.format == Format::Har,
         progress: progress.hook(),
         read_ahead: config.threads > 1,
     };
