@@ -97,6 +97,9 @@ struct Tombstone {
     /// `hi`), valid where `flags` says so: a SYN repeating its side's ISN
     /// belongs to the old connection (Wireshark keeps it there).
     isns: [u32; 2],
+    /// Its place in the burial order (wrapping), to tell its own entry in
+    /// the expiry queue from an older burial of the same four-tuple.
+    buried: u32,
     /// [`ISN_KNOWN`] (shifted by the endpoint's index) and [`WAS_CLOSED`].
     flags: u8,
 }
@@ -121,6 +124,7 @@ impl Tombstone {
         Tombstone {
             closed: c.close_ts.unwrap_or(c.last),
             isns,
+            buried: 0,
             flags,
         }
     }
@@ -163,6 +167,9 @@ pub struct FlowTable {
     /// Burial order of the tombstones, for expiry (a key buried again is
     /// here twice; the map has only the newer).
     tomb_order: VecDeque<TombKey>,
+    /// Entries taken from the front of `tomb_order` so far: the burial
+    /// number of its front.
+    tomb_popped: u64,
     next_id: u32,
     next_sweep: Timestamp,
     /// Segments that arrived for a four-tuple after its connection was
@@ -353,20 +360,24 @@ impl FlowTable {
         // remembered longer holds back those behind it, at most for the TTL.
         while let Some(&key) = self.tomb_order.front() {
             let over = self.tomb_order.len() > MAX_TOMBSTONES;
+            let own = |t: &Tombstone| t.buried == self.tomb_popped as u32;
             match self.tombstones.get(&key) {
-                Some(t) if !over && now.since(t.closed) <= TOMBSTONE_TTL_NS => break,
-                Some(_) => {
+                Some(t) if own(t) && !over && now.since(t.closed) <= TOMBSTONE_TTL_NS => break,
+                Some(t) if own(t) => {
                     self.tombstones.remove(&key);
                 }
-                // Taken by a new SYN, or an older burial of a key buried again.
-                None => {}
+                // Taken by a new SYN, or buried again since (that burial has
+                // its own entry further back).
+                _ => {}
             }
             self.tomb_order.pop_front();
+            self.tomb_popped += 1;
         }
     }
 
-    fn bury(&mut self, key: FlowKey, t: Tombstone) {
+    fn bury(&mut self, key: FlowKey, mut t: Tombstone) {
         let key = tomb_key(&key);
+        t.buried = (self.tomb_popped + self.tomb_order.len() as u64) as u32;
         self.tomb_order.push_back(key);
         self.tombstones.insert(key, t);
     }
@@ -499,5 +510,41 @@ mod tests {
             assert_eq!(table.late_segments, late, "{after}");
             assert_eq!(table.created(), 3 - late as u32, "{after}");
         }
+    }
+
+    /// A four-tuple buried again later does not hold back the tombstones
+    /// buried after its first burial.
+    #[test]
+    fn a_reburied_tombstone_does_not_hold_back_the_queue() {
+        const RST: u8 = TcpFlags::RST;
+        const ACK: u8 = TcpFlags::ACK;
+        let server = SocketAddr::from(SERVER);
+        let mut table = FlowTable::new();
+        let send = |t: &mut FlowTable, s: Segment<'_>, ts: i64| {
+            t.segment(&s, Timestamp(ts), 0, &mut |_| {})
+        };
+        // Connection to bury: SYN, SYN/ACK, RST from `c` with ISN `isn`.
+        let open_and_reset = |t: &mut FlowTable, c: SocketAddr, isn: u32, ts: i64| {
+            t.segment(&seg(c, server, SYN, isn, 0), Timestamp(ts), 0, &mut |_| {});
+            let syn_ack = seg(server, c, SYN_ACK, 7, isn.wrapping_add(1));
+            t.segment(&syn_ack, Timestamp(ts), 0, &mut |_| {});
+            let rst = seg(c, server, RST, isn.wrapping_add(1), 0);
+            t.segment(&rst, Timestamp(ts), 0, &mut |_| {});
+        };
+        open_and_reset(&mut table, client(0), 100, 0);
+        open_and_reset(&mut table, client(1), 100, 1);
+        // client(0)'s four-tuple again, closed just before client(1)'s
+        // tombstone is due.
+        open_and_reset(&mut table, client(0), 5_000, TOMBSTONE_TTL_NS - 100);
+        assert_eq!(table.tombstone_count(), 2);
+        // The sweep after client(1)'s TTL forgets it (a late ACK of it then
+        // starts a new connection), and keeps client(0)'s second burial.
+        // (Sweeps run once a second of capture time.)
+        let later = TOMBSTONE_TTL_NS + 2_000_000_000;
+        send(&mut table, seg(client(2), server, SYN, 0, 0), later);
+        send(&mut table, seg(client(1), server, ACK, 101, 8), later);
+        assert_eq!(table.late_segments, 0);
+        send(&mut table, seg(client(0), server, ACK, 5_001, 8), later);
+        assert_eq!(table.late_segments, 1);
     }
 }
