@@ -11,8 +11,8 @@
 //! ([`PageInput`]: the client, URL, Referer and redirect target). At the end
 //! the entries are sorted by start, the pages assigned, and each entry is
 //! copied out with its page and findings spliced in. Connection-management
-//! findings that name a transaction arrive later; they are kept (as JSON)
-//! until the end.
+//! findings that name a transaction arrive later; they go to a third spool,
+//! found at the end by transaction id.
 //!
 //! The bytes are the same as `serde_json::to_writer_pretty` of
 //! [`super::har::to_har`] for [`super::build_with`]'s report, and a newline
@@ -66,10 +66,29 @@ pub struct HarWriter {
     pages: Vec<PageInput>,
     entries: Spool,
     findings: Spool,
-    /// Connection-management findings by transaction, each after its
-    /// separator.
-    late: BTreeMap<u64, Vec<Vec<u8>>>,
+    late: Late,
     buf: Vec<u8>,
+}
+
+/// Connection-management findings that name a transaction: spooled, each
+/// after its separator, as the analysis gives them.
+struct Late {
+    spool: Spool,
+    /// (transaction id, spool range), in the order given.
+    index: Vec<(u64, u64, u64)>,
+}
+
+impl Late {
+    fn keep(&mut self, f: &FindingOut) -> io::Result<()> {
+        let Some(tx) = f.transaction else {
+            return Ok(());
+        };
+        let v = finding_value(f)?;
+        let from = self.spool.len();
+        self.spool.append(|buf| element(buf, &v))?;
+        self.index.push((tx, from, self.spool.len()));
+        Ok(())
+    }
 }
 
 impl HarWriter {
@@ -91,7 +110,10 @@ impl HarWriter {
             pages: Vec::new(),
             entries: Spool::new(spool_memory),
             findings: Spool::new(spool_memory),
-            late: BTreeMap::new(),
+            late: Late {
+                spool: Spool::new(spool_memory),
+                index: Vec::new(),
+            },
             buf: Vec::new(),
         }
     }
@@ -103,7 +125,7 @@ impl HarWriter {
         let late = &mut self.late;
         let mut failed = None;
         self.analysis.push(r, keep, &mut |f| {
-            if let Err(e) = keep_late(late, &f) {
+            if let Err(e) = late.keep(&f) {
                 failed.get_or_insert(e);
             }
         });
@@ -165,7 +187,7 @@ impl HarWriter {
         let late = &mut self.late;
         let mut failed = None;
         self.analysis.finish(&mut |f| {
-            if let Err(e) = keep_late(late, &f) {
+            if let Err(e) = late.keep(&f) {
                 failed.get_or_insert(e);
             }
         });
@@ -192,6 +214,10 @@ impl HarWriter {
         out.write_all(b",\n    \"entries\": ")?;
         let mut entries = self.entries.into_reader(Vec::new())?;
         let mut findings = self.findings.into_reader(Vec::new())?;
+        // By transaction, keeping the order they came in.
+        let mut late_index = std::mem::take(&mut self.late.index);
+        late_index.sort_by_key(|l| l.0);
+        let mut late = self.late.spool.into_reader(Vec::new())?;
         for (n, (&i, page)) in order.iter().zip(&assignment).enumerate() {
             let item = &self.items[i];
             out.write_all(if n == 0 { b"[\n      " } else { b",\n      " })?;
@@ -199,9 +225,11 @@ impl HarWriter {
             let end = item.at + u64::from(item.len);
             entries.copy(item.at, item.at + f, out)?;
             // The findings: its connection's, then the late ones.
-            let late = self.late.get(&item.tx).map(Vec::as_slice).unwrap_or(&[]);
+            let first = late_index.partition_point(|l| l.0 < item.tx);
+            let later = &late_index[first..];
+            let later = &later[..later.partition_point(|l| l.0 == item.tx)];
             let (from, to) = item.findings;
-            if from == to && late.is_empty() {
+            if from == to && later.is_empty() {
                 out.write_all(b"[]")?;
             } else {
                 out.write_all(b"[")?;
@@ -212,8 +240,8 @@ impl HarWriter {
                     findings.copy(from + 1, to, out)?;
                     skip = 0;
                 }
-                for e in late {
-                    out.write_all(e.get(skip..).unwrap_or_default())?;
+                for &(_, from, to) in later {
+                    late.copy(from + skip, to, out)?;
                     skip = 0;
                 }
                 out.write_all(b"\n        ]")?;
@@ -227,16 +255,6 @@ impl HarWriter {
         pretty_array(out, &mut buf, page_values(&pages).iter())?;
         out.write_all(b",\n    \"version\": \"1.2\"\n  }\n}\n")
     }
-}
-
-/// A connection-management finding that names a transaction, for the end.
-fn keep_late(late: &mut BTreeMap<u64, Vec<Vec<u8>>>, f: &FindingOut) -> io::Result<()> {
-    if let Some(t) = f.transaction {
-        let mut bytes = Vec::new();
-        element(&mut bytes, &finding_value(f)?);
-        late.entry(t).or_default().push(bytes);
-    }
-    Ok(())
 }
 
 /// A finding as `to_har` has it: a JSON value (its keys sorted).
