@@ -138,11 +138,21 @@ impl HarWriter {
         let out = record_out_taking(r, self.multi);
         let headers = take_headers(r);
         let none = TxHeaders::default();
+        // The findings by transaction, each transaction's in their order
+        // (a connection may have 10,000 transactions and as many findings:
+        // no scan of them all per transaction).
+        let mut by_tx: Vec<(u64, &FindingOut)> = out
+            .findings
+            .iter()
+            .filter_map(|f| Some((f.transaction?, f)))
+            .collect();
+        by_tx.sort_by_key(|(tx, _)| *tx);
         for t in &out.transactions {
             let h = headers.get(&t.id).unwrap_or(&none);
             let p = Prepared::new(t, Some(&out.connection), h);
             let from = self.findings.len();
-            for f in out.findings.iter().filter(|f| f.transaction == Some(t.id)) {
+            let first = by_tx.partition_point(|(tx, _)| *tx < t.id);
+            for (_, f) in by_tx[first..].iter().take_while(|(tx, _)| *tx == t.id) {
                 let v = finding_value(f)?;
                 self.findings.append(|buf| element(buf, &v))?;
             }
