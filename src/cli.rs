@@ -78,6 +78,11 @@ struct Common {
     /// another. The output is identical.
     #[arg(long, hide = true, default_value_t = 2)]
     threads: usize,
+    /// The connections and transactions tables are laid out whole by
+    /// comfy-table up to this many rows, longer ones a chunk at a time
+    /// (tests set it low).
+    #[arg(long, hide = true, default_value_t = crate::report::table::EXACT_ROWS)]
+    exact_table_rows: usize,
 }
 
 /// Output formats.
@@ -145,6 +150,8 @@ pub struct Config {
     pub quiet: bool,
     pub decode_only: bool,
     pub threads: usize,
+    /// See [`crate::report::table::EXACT_ROWS`].
+    pub exact_table_rows: usize,
 }
 
 /// What the command line asks for.
@@ -199,6 +206,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation, cl
             quiet: c.quiet,
             decode_only: c.decode_only,
             threads: c.threads.max(1),
+            exact_table_rows: c.exact_table_rows,
         }
         .with_filters(&c.filter),
     ))

@@ -433,55 +433,60 @@ fn run_analyze_table(config: &Config, options: &PassOptions, mut out: Output) ->
 }
 
 /// The connections or transactions table: every row, made as its
-/// connection finishes (the records are not kept, nor the report's
-/// objects).
+/// connection finishes and spooled ([`report::row_spool`]); the records are
+/// not kept, nor the report's objects.
 fn run_list_table(config: &Config, options: &PassOptions, mut out: Output) -> Result<(), Error> {
+    use report::row_spool::RowSpool;
     struct Rows {
         transactions: bool,
         multi: bool,
         filters: Vec<Filter>,
-        connections: Vec<(u32, table::ConnectionRow)>,
-        transactions_by_conn: Vec<(u32, Vec<table::TransactionRow>)>,
+        connections: RowSpool<table::ConnectionRow>,
+        transactions_rows: RowSpool<table::TransactionRow>,
+        error: Option<io::Error>,
     }
     let rows = Rows {
         transactions: config.view == View::Transactions,
         multi: config.captures.len() > 1,
         filters: config.filters.clone(),
-        connections: Vec::new(),
-        transactions_by_conn: Vec::new(),
+        connections: RowSpool::default(),
+        transactions_rows: RowSpool::default(),
+        error: None,
     };
-    let (mut rows, summary) = pass(config, options, rows, |rows, r| {
-        if !rows.filters.iter().all(|f| f.matches(r)) {
+    let (rows, summary) = pass(config, options, rows, |rows, r| {
+        if rows.error.is_some() || !rows.filters.iter().all(|f| f.matches(r)) {
             return;
         }
         let out = report::record_out_taking(r, rows.multi);
-        if rows.transactions {
-            let txs = out
+        let added = if rows.transactions {
+            let txs: Vec<_> = out
                 .transactions
                 .iter()
                 .map(table::transaction_row)
                 .collect();
-            rows.transactions_by_conn.push((r.id, txs));
+            rows.transactions_rows.add(r.id, &txs)
         } else {
             let row = table::connection_row(&out.connection);
-            rows.connections.push((r.id, row));
-        }
+            rows.connections.add(r.id, std::slice::from_ref(&row))
+        };
+        rows.error = added.err();
     })?;
+    if let Some(e) = rows.error {
+        return Err(out.spool_or_output_err(e));
+    }
     // In connection-id order, as in the report.
-    let text = if rows.transactions {
-        rows.transactions_by_conn.sort_unstable_by_key(|c| c.0);
-        let all = rows
-            .transactions_by_conn
-            .into_iter()
-            .flat_map(|c| c.1)
-            .collect();
-        table::transactions_table(all)
+    let exact = config.exact_table_rows;
+    let written = if rows.transactions {
+        rows.transactions_rows
+            .finish()
+            .and_then(|t| table::write_transactions_table(t, exact, &mut out.w))
     } else {
-        rows.connections.sort_unstable_by_key(|c| c.0);
-        let all = rows.connections.into_iter().map(|c| c.1).collect();
-        table::connections_table(all, report::capture_out(&summary).first_us)
+        let first_us = report::capture_out(&summary).first_us;
+        rows.connections
+            .finish()
+            .and_then(|c| table::write_connections_table(c, first_us, exact, &mut out.w))
     };
-    out.write(text.as_bytes())?;
+    written.map_err(|e| out.spool_or_output_err(e))?;
     out.finish()
 }
 

@@ -327,3 +327,49 @@ fn list_tables_are_the_whole_reports_tables() {
     }
     assert!(rows > 500, "only {rows} rows");
 }
+
+/// Tables longer than `--exact-table-rows` are written a chunk at a time
+/// (memory that does not grow with the capture). With the limit at 0, every
+/// sample's and part of the corpus's tables go that way: a table that fits
+/// in 100 columns has the bytes of the whole table, one that does not (its
+/// cells wrap) still fits and has the same last line.
+#[test]
+fn long_tables_written_in_chunks_are_the_whole_tables() {
+    let (mut same, mut wrapped) = (0, 0);
+    for f in &samples_and_some_corpus() {
+        let what = f.display().to_string();
+        for view in ["connections", "transactions"] {
+            let (code, whole) = run(&[view, "--no-color"], f);
+            let (long_code, long) = run(&[view, "--no-color", "--exact-table-rows", "0"], f);
+            assert_eq!(long_code, code, "{what}");
+            if code != 0 {
+                continue;
+            }
+            let (whole, long) = (
+                String::from_utf8(whole).unwrap(),
+                String::from_utf8(long).unwrap(),
+            );
+            let rows: usize = whole
+                .lines()
+                .last()
+                .and_then(|l| l.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            if rows == 0 {
+                continue;
+            }
+            if whole.lines().count() == rows + 3 {
+                assert_eq!(long, whole, "{view} {what}");
+                same += 1;
+            } else {
+                assert_fits(&long, &what);
+                assert_eq!(long.lines().last(), whole.lines().last(), "{view} {what}");
+                wrapped += 1;
+            }
+        }
+    }
+    assert!(
+        same > 60 && wrapped > 2,
+        "{same} tables compared, {wrapped} wrapped"
+    );
+}

@@ -346,7 +346,7 @@ impl std::fmt::Display for SpoolError {
 
 impl std::error::Error for SpoolError {}
 
-fn spool_error(e: io::Error) -> io::Error {
+pub(super) fn spool_error(e: io::Error) -> io::Error {
     io::Error::new(e.kind(), SpoolError(e))
 }
 

@@ -7,6 +7,7 @@ pub mod har_writer;
 pub mod html;
 pub mod json;
 pub mod model;
+pub mod row_spool;
 pub mod table;
 pub mod to_json;
 

@@ -1,9 +1,13 @@
 //! Terminal tables (comfy-table), at most 100 columns wide.
 
+use std::io::{self, Write};
+
 use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
+use unicode_width::UnicodeWidthStr;
 
 use super::digest::DigestReport;
 use super::model::{ConnectionOut, Report, TransactionOut};
+use super::row_spool::{put_cells, take_array, take_cells, SpooledRow, SpooledRows};
 
 /// Widest a table may be; fits a default terminal with room to spare.
 pub const MAX_WIDTH: u16 = 100;
@@ -24,11 +28,14 @@ fn new_table(headers: &[&str]) -> Table {
     t
 }
 
+/// Width of "255.255.255.255:65535".
+const WIDE: usize = 21;
+
 /// Keeps endpoint columns wide enough for "255.255.255.255:65535".
 fn keep_wide(t: &mut Table, cols: &[usize]) {
     for &c in cols {
         if let Some(col) = t.column_mut(c) {
-            col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(21)));
+            col.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(WIDE as u16)));
         }
     }
 }
@@ -113,11 +120,9 @@ pub fn connection_row(c: &ConnectionOut) -> ConnectionRow {
     }
 }
 
-/// The connections table of `rows` (in order); `first_us`: the capture's
-/// first timestamp.
-pub fn connections_table(rows: Vec<ConnectionRow>, first_us: Option<i64>) -> String {
-    let count = rows.len();
-    let mut t = new_table(&[
+/// The connections table's columns.
+const CONNECTION_COLUMNS: Columns = Columns {
+    headers: &[
         "id",
         "client",
         "server",
@@ -128,15 +133,66 @@ pub fn connections_table(rows: Vec<ConnectionRow>, first_us: Option<i64>) -> Str
         "bytes c/s",
         "retx",
         "close",
-    ]);
-    for row in rows {
-        let mut cells = row.cells;
-        cells.insert(3.min(cells.len()), rel_time(row.start_us, first_us));
-        t.add_row(cells);
+    ],
+    right: &[0, 3, 4, 5, 6, 7, 8],
+    wide: &[1, 2],
+};
+
+impl ConnectionRow {
+    /// Its cells, the start one made from the capture's first timestamp.
+    fn into_cells(self, first_us: Option<i64>) -> Vec<String> {
+        let mut cells = self.cells;
+        cells.insert(3.min(cells.len()), rel_time(self.start_us, first_us));
+        cells
     }
-    right_align(&mut t, &[0, 3, 4, 5, 6, 7, 8]);
-    keep_wide(&mut t, &[1, 2]);
-    format!("{t}\n{count} connections (close: who closed first, c = client, s = server)\n")
+}
+
+impl SpooledRow for ConnectionRow {
+    fn encode(&self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(&self.start_us.to_le_bytes());
+        put_cells(buf, &self.cells);
+    }
+
+    fn decode(bytes: &mut &[u8]) -> Option<ConnectionRow> {
+        let start_us = i64::from_le_bytes(take_array(bytes)?);
+        let cells = take_cells(bytes)?;
+        Some(ConnectionRow { start_us, cells })
+    }
+}
+
+/// The connections table of `rows` (in order); `first_us`: the capture's
+/// first timestamp.
+pub fn connections_table(rows: Vec<ConnectionRow>, first_us: Option<i64>) -> String {
+    let count = rows.len();
+    let cells = rows.into_iter().map(|r| r.into_cells(first_us));
+    let t = CONNECTION_COLUMNS.whole(cells);
+    format!("{t}\n{}", connections_footer(count))
+}
+
+fn connections_footer(count: usize) -> String {
+    format!("{count} connections (close: who closed first, c = client, s = server)\n")
+}
+
+/// Writes the connections table of spooled rows: as [`connections_table`]
+/// up to `exact_rows` rows, longer ones a chunk at a time ([`write_long`]).
+pub fn write_connections_table(
+    mut rows: SpooledRows<ConnectionRow>,
+    first_us: Option<i64>,
+    exact_rows: usize,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if rows.len() <= exact_rows {
+        let text = connections_table(rows.collect()?, first_us);
+        return out.write_all(text.as_bytes());
+    }
+    let count = rows.len();
+    write_long(
+        &CONNECTION_COLUMNS,
+        &mut rows,
+        |r| r.into_cells(first_us),
+        out,
+    )?;
+    write!(out, "\n{}", connections_footer(count))
 }
 
 /// "host/uri", cut to `max` characters with an ellipsis.
@@ -196,11 +252,9 @@ pub fn transaction_row(x: &TransactionOut) -> TransactionRow {
     }
 }
 
-/// The transactions table of `rows` (in order).
-pub fn transactions_table(rows: Vec<TransactionRow>) -> String {
-    let count = rows.len();
-    let incomplete = rows.iter().filter(|r| r.incomplete).count();
-    let mut t = new_table(&[
+/// The transactions table's columns.
+const TRANSACTION_COLUMNS: Columns = Columns {
+    headers: &[
         "id",
         "conn",
         "method",
@@ -212,17 +266,204 @@ pub fn transactions_table(rows: Vec<TransactionRow>) -> String {
         "wait",
         "recv",
         "total",
-    ]);
-    for row in rows {
-        t.add_row(row.cells);
+    ],
+    right: &[0, 1, 5, 6, 7, 8, 9, 10],
+    wide: &[],
+};
+
+impl SpooledRow for TransactionRow {
+    fn encode(&self, buf: &mut Vec<u8>) {
+        buf.push(u8::from(self.incomplete));
+        put_cells(buf, &self.cells);
     }
-    right_align(&mut t, &[0, 1, 5, 6, 7, 8, 9, 10]);
-    let mut out = format!("{t}\n{count} transactions");
+
+    fn decode(bytes: &mut &[u8]) -> Option<TransactionRow> {
+        let [incomplete] = take_array::<1>(bytes)?;
+        let cells = take_cells(bytes)?;
+        Some(TransactionRow {
+            cells,
+            incomplete: incomplete != 0,
+        })
+    }
+}
+
+/// The transactions table of `rows` (in order).
+pub fn transactions_table(rows: Vec<TransactionRow>) -> String {
+    let count = rows.len();
+    let incomplete = rows.iter().filter(|r| r.incomplete).count();
+    let t = TRANSACTION_COLUMNS.whole(rows.into_iter().map(|r| r.cells));
+    format!("{t}\n{}", transactions_footer(count, incomplete))
+}
+
+fn transactions_footer(count: usize, incomplete: usize) -> String {
+    let mut out = format!("{count} transactions");
     if incomplete > 0 {
         out.push_str(&format!(" ({incomplete} incomplete, marked *)"));
     }
     out.push('\n');
     out
+}
+
+/// Writes the transactions table of spooled rows: as
+/// [`transactions_table`] up to `exact_rows` rows, longer ones a chunk at a
+/// time ([`write_long`]).
+pub fn write_transactions_table(
+    mut rows: SpooledRows<TransactionRow>,
+    exact_rows: usize,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if rows.len() <= exact_rows {
+        let text = transactions_table(rows.collect()?);
+        return out.write_all(text.as_bytes());
+    }
+    let (count, mut incomplete) = (rows.len(), 0);
+    rows.for_each(|r| {
+        incomplete += usize::from(r.incomplete);
+        Ok(())
+    })?;
+    write_long(&TRANSACTION_COLUMNS, &mut rows, |r| r.cells, out)?;
+    write!(out, "\n{}", transactions_footer(count, incomplete))
+}
+
+/// Tables longer than this are written a chunk at a time ([`write_long`]);
+/// shorter ones are laid out whole by comfy-table.
+pub const EXACT_ROWS: usize = 10_000;
+
+/// Rows a long table renders at a time.
+const CHUNK_ROWS: usize = 1_000;
+
+/// A list table's columns: headers, the right-aligned ones, and the
+/// endpoint columns kept wide enough for "255.255.255.255:65535".
+struct Columns {
+    headers: &'static [&'static str],
+    right: &'static [usize],
+    wide: &'static [usize],
+}
+
+impl Columns {
+    /// The whole table, laid out by comfy-table from every cell.
+    fn whole(&self, rows: impl Iterator<Item = Vec<String>>) -> Table {
+        let mut t = new_table(self.headers);
+        for cells in rows {
+            t.add_row(cells);
+        }
+        right_align(&mut t, self.right);
+        keep_wide(&mut t, self.wide);
+        t
+    }
+
+    /// Some rows of a long table, with the widths fixed.
+    fn chunk(&self, header: bool, rows: Vec<Vec<String>>, widths: &[u16]) -> Table {
+        let mut t = Table::new();
+        t.load_preset(PRESET)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(MAX_WIDTH);
+        if header {
+            t.set_header(self.headers.iter().copied());
+        }
+        for cells in rows {
+            t.add_row(cells);
+        }
+        for (col, &w) in t.column_iter_mut().zip(widths) {
+            col.set_padding((0, 0));
+            col.set_constraint(ColumnConstraint::Absolute(Width::Fixed(w)));
+        }
+        right_align(&mut t, self.right);
+        t
+    }
+
+    /// Widths for a table laid out a chunk at a time, from each column's
+    /// widest cell or header (`widest`): comfy-table's own arrangement of
+    /// those maxima. For a table that fits in [`MAX_WIDTH`] that is each
+    /// column as wide as its widest cell (endpoint columns at least 21), as
+    /// for the whole table; a wider one may wrap other cells than the whole
+    /// table would, since comfy-table then looks at every cell's words.
+    ///
+    /// The arrangement is not public, so it is read off a rendered probe:
+    /// one row of cells as wide as each column's widest, without spaces to
+    /// wrap at, whose first line is each column's width in `x`s.
+    fn fixed_widths(&self, widest: &[usize]) -> Vec<u16> {
+        let mut probe = Table::new();
+        probe
+            .load_preset(PRESET)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(MAX_WIDTH)
+            .add_row(widest.iter().enumerate().map(|(i, &w)| {
+                // As wide as the column's lower boundary too, so that no
+                // padding splits the line.
+                let floor = if self.wide.contains(&i) { WIDE } else { 1 };
+                "x".repeat(w.max(floor))
+            }));
+        for col in probe.column_iter_mut() {
+            col.set_padding((0, 0));
+        }
+        keep_wide(&mut probe, self.wide);
+        let text = probe.to_string();
+        let first = text.lines().next().unwrap_or("");
+        let widths: Vec<u16> = first
+            .split(' ')
+            .map(|run| u16::try_from(run.len()).unwrap_or(u16::MAX))
+            .collect();
+        if widths.len() == widest.len() && widths.iter().all(|&w| w > 0) {
+            widths
+        } else {
+            // Not a probe line after all: no column narrower than its cells.
+            widest
+                .iter()
+                .map(|&w| u16::try_from(w.max(1)).unwrap_or(u16::MAX))
+                .collect()
+        }
+    }
+}
+
+/// Display width of a cell as comfy-table measures it: its widest line.
+fn cell_width(cell: &str) -> usize {
+    cell.split('\n')
+        .map(UnicodeWidthStr::width)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Writes a table too long to lay out whole (comfy-table keeps every cell,
+/// some 2.8 kB a row): one pass over the rows for each column's widest
+/// cell, then [`CHUNK_ROWS`] rows at a time with the widths that gives
+/// fixed. For a table that fits in [`MAX_WIDTH`] the lines are those of
+/// the whole table (a test checks it). No trailing newline.
+fn write_long<R: SpooledRow>(
+    columns: &Columns,
+    rows: &mut SpooledRows<R>,
+    mut cells: impl FnMut(R) -> Vec<String>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut widest: Vec<usize> = columns.headers.iter().map(|h| cell_width(h)).collect();
+    rows.for_each(|r| {
+        for (w, c) in widest.iter_mut().zip(cells(r).iter()) {
+            *w = (*w).max(cell_width(c));
+        }
+        Ok(())
+    })?;
+    let widths = columns.fixed_widths(&widest);
+    let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+    let mut first = true;
+    let mut flush = |chunk: &mut Vec<Vec<String>>, out: &mut dyn Write| -> io::Result<()> {
+        let t = columns.chunk(first, std::mem::take(chunk), &widths);
+        if !first {
+            out.write_all(b"\n")?;
+        }
+        first = false;
+        write!(out, "{t}")
+    };
+    rows.for_each(|r| {
+        chunk.push(cells(r));
+        if chunk.len() == CHUNK_ROWS {
+            flush(&mut chunk, out)?;
+        }
+        Ok(())
+    })?;
+    if !chunk.is_empty() {
+        flush(&mut chunk, out)?;
+    }
+    Ok(())
 }
 
 /// The capture in one line: what was read and how healthy it is.
@@ -457,4 +698,140 @@ fn wrap(text: &str, width: usize, indent: &str) -> String {
         line += n;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::row_spool::RowSpool;
+
+    fn tx_row(i: usize, method: &str) -> TransactionRow {
+        let incomplete = i % 7 == 0;
+        TransactionRow {
+            cells: vec![
+                i.to_string(),
+                (i / 3).to_string(),
+                method.to_string(),
+                format!("host{}/{}", i % 13, "p".repeat(i % 17)),
+                if incomplete { "200*" } else { "200" }.to_string(),
+                format!("{}/{}", i % 500, i * 37 % 100_000),
+                fmt_ms((i % 1000) as f64 / 10.0),
+                "0.0".to_string(),
+                fmt_ms(i as f64),
+                "-".to_string(),
+                fmt_ms(i as f64 * 1.5),
+            ],
+            incomplete,
+        }
+    }
+
+    /// Rows spooled as the command line does, several connections' rows
+    /// each, through a temporary file.
+    fn spooled<R: SpooledRow>(rows: Vec<R>) -> SpooledRows<R> {
+        let mut spool = RowSpool::with_memory(64);
+        let mut rows = rows.into_iter().peekable();
+        let mut id = 0;
+        while rows.peek().is_some() {
+            let piece: Vec<R> = rows.by_ref().take(1 + id as usize % 4).collect();
+            spool.add(id, &piece).unwrap();
+            id += 1;
+        }
+        spool.finish().unwrap()
+    }
+
+    fn write(f: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
+        let mut out = Vec::new();
+        f(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// A table that fits in 100 columns comes out of the chunked writer
+    /// with the bytes comfy-table gives the whole table, across chunks.
+    #[test]
+    fn a_long_table_that_fits_is_the_whole_table() {
+        let n = 2 * CHUNK_ROWS + 345;
+        let rows = || (0..n).map(|i| tx_row(i, ["GET", "POST", "OPTIONS"][i % 3]));
+        let whole = transactions_table(rows().collect());
+        assert_eq!(
+            whole.lines().count(),
+            n + 3,
+            "the test table must fit:\n{}",
+            &whole[..whole.len().min(3000)]
+        );
+        let long = write(|out| write_transactions_table(spooled(rows().collect()), 0, out));
+        assert_eq!(long, whole);
+        assert!(long.ends_with(&format!("{n} transactions (335 incomplete, marked *)\n")));
+        // Up to the limit, the same function lays the table out whole.
+        let exact = write(|out| write_transactions_table(spooled(rows().collect()), n, out));
+        assert_eq!(exact, whole);
+
+        let conns = || {
+            (0..n).map(|i| ConnectionRow {
+                start_us: 1_000_000 + i as i64 * 7_919,
+                cells: (0..9).map(|c| format!("{}", i * (c + 1) % 100)).collect(),
+            })
+        };
+        let whole = connections_table(conns().collect(), Some(1_000_000));
+        assert_eq!(
+            whole.lines().count(),
+            n + 3,
+            "the test table must fit:\n{}",
+            &whole[..whole.len().min(3000)]
+        );
+        let long = write(|out| {
+            write_connections_table(spooled(conns().collect()), Some(1_000_000), 0, out)
+        });
+        assert_eq!(long, whole);
+    }
+
+    /// A table too wide for 100 columns is narrowed and wrapped as
+    /// comfy-table arranges its widest cells: every line still fits, the
+    /// header and its rule come once, and every row is there.
+    #[test]
+    fn a_long_table_too_wide_still_fits_and_keeps_every_row() {
+        let n = CHUNK_ROWS + 10;
+        let method = "M".repeat(40);
+        let rows: Vec<TransactionRow> = (0..n).map(|i| tx_row(i, &method)).collect();
+        let widest = TRANSACTION_COLUMNS.fixed_widths(&{
+            let mut w: Vec<usize> = TRANSACTION_COLUMNS
+                .headers
+                .iter()
+                .map(|h| h.len())
+                .collect();
+            for r in &rows {
+                for (w, c) in w.iter_mut().zip(&r.cells) {
+                    *w = (*w).max(cell_width(c));
+                }
+            }
+            w
+        });
+        let sum: usize = widest.iter().map(|&w| usize::from(w)).sum();
+        assert!(
+            sum + widest.len() - 1 <= usize::from(MAX_WIDTH),
+            "{widest:?}"
+        );
+        let long = write(|out| write_transactions_table(spooled(rows), 0, out));
+        for line in long.lines() {
+            assert!(
+                UnicodeWidthStr::width(line) <= usize::from(MAX_WIDTH),
+                "{line}"
+            );
+        }
+        assert_eq!(long.matches("host + uri").count(), 1);
+        assert_eq!(long.lines().filter(|l| l.starts_with('─')).count(), 1);
+        // Every row's method is there, wrapped.
+        assert_eq!(long.matches('M').count(), n * 40);
+        assert!(long.ends_with(&format!("{n} transactions (145 incomplete, marked *)\n")));
+    }
+
+    /// The width probe reads comfy-table's arrangement: each column's
+    /// widest cell when they fit, endpoint columns at least 21.
+    #[test]
+    fn fixed_widths_are_the_maxima_when_the_table_fits() {
+        let widest = [2, 14, 19, 7, 6, 6, 8, 9, 4, 5];
+        assert_eq!(
+            CONNECTION_COLUMNS.fixed_widths(&widest),
+            [2, 21, 21, 7, 6, 6, 8, 9, 4, 5]
+        );
+    }
 }
