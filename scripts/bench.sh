@@ -60,6 +60,8 @@ measure "wireblame ndjson" "$bin" analyze -f ndjson -o /dev/null "$cap"
 measure "wireblame ndjson, 1 thread" "$bin" analyze -f ndjson --threads 1 -o /dev/null "$cap"
 # The default output (the analyze table): the same analysis, a summary out.
 measure "wireblame analyze table (default)" "$bin" analyze --no-color -o /dev/null "$cap"
+# Every transaction as a table row (comfy-table, a chunk at a time when long).
+measure "wireblame transactions table" "$bin" transactions --no-color -o /dev/null "$cap"
 # The same capture as pcapng and gzip, when they sit beside it.
 ng="${cap%.pcap}.pcapng"
 if [ "$ng" != "$cap" ] && [ -f "$ng" ]; then

@@ -67,5 +67,17 @@ fuzz_target!(|data: &[u8]| {
     let report = report::build(&summary, &records);
     let json = serde_json::to_string(&report).expect("report serializes");
     let _: serde_json::Value = serde_json::from_str(&json).expect("report JSON parses");
-    let _ = report::table::transactions(&report);
+    let whole = report::table::transactions(&report);
+    // The long-table path: rows spooled and read back, written in chunks.
+    let mut spool = report::row_spool::RowSpool::default();
+    for t in &report.transactions {
+        let row = report::table::transaction_row(t);
+        spool.add(t.connection, std::slice::from_ref(&row)).expect("spool in memory");
+    }
+    let mut long = Vec::new();
+    let rows = spool.finish().expect("spool in memory");
+    report::table::write_transactions_table(rows, 0, &mut long).expect("written to memory");
+    if !report.transactions.is_empty() && whole.lines().count() == report.transactions.len() + 3 {
+        assert_eq!(String::from_utf8(long).expect("UTF-8"), whole, "a table that fits");
+    }
 });
