@@ -121,7 +121,7 @@ impl<'a> Plan<'a> {
             })
             .collect();
         let (assignment, pages) = assign_pages(&inputs);
-        let pages = page_values(&pages);
+        let pages = page_values(&pages).collect();
         Plan {
             report,
             prepared,
@@ -158,22 +158,19 @@ pub(super) fn comment(path: &str) -> String {
     format!("wireblame analysis of {path}")
 }
 
-/// The pages' JSON, in order.
-pub(super) fn page_values(pages: &[Page]) -> Vec<Value> {
-    pages
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            json!({
-                "startedDateTime": iso8601_ms(p.start_us),
-                "id": page_id(i),
-                "title": p.url,
-                // Load events happen inside the browser; packets cannot show them.
-                "pageTimings": { "onContentLoad": -1, "onLoad": -1 },
-                "_client": p.client,
-            })
+/// The pages' JSON, in order, one at a time (a capture can have tens of
+/// thousands of pages, over 1 kB each as values).
+pub(super) fn page_values(pages: &[Page]) -> impl Iterator<Item = Value> + '_ {
+    pages.iter().enumerate().map(|(i, p)| {
+        json!({
+            "startedDateTime": iso8601_ms(p.start_us),
+            "id": page_id(i),
+            "title": p.url,
+            // Load events happen inside the browser; packets cannot show them.
+            "pageTimings": { "onContentLoad": -1, "onLoad": -1 },
+            "_client": p.client,
         })
-        .collect()
+    })
 }
 
 pub(super) fn page_id(i: usize) -> String {
@@ -650,6 +647,30 @@ pub struct PageInput {
     pub redirect: Option<String>,
 }
 
+impl PageInput {
+    pub fn view(&self) -> PageView<'_> {
+        PageView {
+            client: &self.client,
+            start_us: self.start_us,
+            url: &self.url,
+            referer: self.referer.as_deref(),
+            navigation: self.navigation,
+            redirect: self.redirect.as_deref(),
+        }
+    }
+}
+
+/// A [`PageInput`] borrowed, from wherever its strings are kept.
+#[derive(Clone, Copy, Debug)]
+pub struct PageView<'a> {
+    pub client: &'a str,
+    pub start_us: i64,
+    pub url: &'a str,
+    pub referer: Option<&'a str>,
+    pub navigation: bool,
+    pub redirect: Option<&'a str>,
+}
+
 /// A page: its client, start, and the URL it is named after.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page {
@@ -674,6 +695,13 @@ pub struct Page {
 /// 5. No Referer: join the client's latest page if it started less than
 ///    [`PAGE_WINDOW_US`] earlier, else start a page named after the URL.
 pub fn assign_pages(inputs: &[PageInput]) -> (Vec<usize>, Vec<Page>) {
+    assign_pages_of(inputs.iter().map(PageInput::view))
+}
+
+/// [`assign_pages`] of borrowed inputs, in start order.
+pub fn assign_pages_of<'a>(
+    inputs: impl ExactSizeIterator<Item = PageView<'a>>,
+) -> (Vec<usize>, Vec<Page>) {
     let mut pages: Vec<Page> = Vec::new();
     // Per client: normalized URL -> page, origin -> page, latest page.
     let mut by_url: BTreeMap<(&str, String), usize> = BTreeMap::new();
@@ -682,9 +710,9 @@ pub fn assign_pages(inputs: &[PageInput]) -> (Vec<usize>, Vec<Page>) {
     let mut latest: BTreeMap<&str, usize> = BTreeMap::new();
     let mut out = Vec::with_capacity(inputs.len());
     for inp in inputs {
-        let client = inp.client.as_str();
-        let referer = inp.referer.as_deref().map(normalize_url);
-        let redirected = by_redirect.get(&(client, normalize_url(&inp.url))).copied();
+        let client = inp.client;
+        let referer = inp.referer.map(normalize_url);
+        let redirected = by_redirect.get(&(client, normalize_url(inp.url))).copied();
         let found = if redirected.is_some() {
             redirected
         } else if inp.navigation {
@@ -703,12 +731,12 @@ pub fn assign_pages(inputs: &[PageInput]) -> (Vec<usize>, Vec<Page>) {
         let page = match found {
             Some(p) => p,
             None => {
-                let url = match (&inp.referer, inp.navigation) {
+                let url = match (inp.referer, inp.navigation) {
                     (Some(r), false) => r.trim().to_string(),
-                    _ => inp.url.clone(),
+                    _ => inp.url.to_string(),
                 };
                 pages.push(Page {
-                    client: inp.client.clone(),
+                    client: inp.client.to_string(),
                     start_us: inp.start_us,
                     url: url.clone(),
                 });
@@ -717,8 +745,8 @@ pub fn assign_pages(inputs: &[PageInput]) -> (Vec<usize>, Vec<Page>) {
                 p
             }
         };
-        remember(&mut by_url, &mut by_origin, client, &inp.url, page);
-        if let Some(target) = &inp.redirect {
+        remember(&mut by_url, &mut by_origin, client, inp.url, page);
+        if let Some(target) = inp.redirect {
             by_redirect.insert((client, normalize_url(target)), page);
         }
         latest.insert(client, page);
