@@ -165,6 +165,8 @@ pub fn render_with(
 ) -> String {
     let mut blob = String::new();
     for budget in BUDGETS {
+        // The larger blob goes before the next is built.
+        drop(std::mem::take(&mut blob));
         blob = data_blob(report, timelines, &budget);
         if blob.len() <= BLOB_TARGET_BYTES {
             break;
@@ -960,7 +962,7 @@ fn data_blob(report: &Report, timelines: &[ConnectionTimeline], budget: &Budget)
         omitted,
     };
     let json = serde_json::to_string(&blob).unwrap_or_else(|_| "{}".to_string());
-    script_safe(&json)
+    script_safe(json)
 }
 
 fn tx_row(
@@ -1317,7 +1319,11 @@ fn finding_cause(kind: &str) -> Option<usize> {
 /// Makes JSON safe inside `<script>`: `<` cannot start `</script>` or
 /// `<!--`, and the other two keep HTML parsers of every age calm. JSON only
 /// has these characters inside strings, where `\uXXXX` means the same.
-fn script_safe(json: &str) -> String {
+fn script_safe(json: String) -> String {
+    // Usually nothing to escape: no second copy of a blob of megabytes.
+    if !json.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        return json;
+    }
     let mut out = String::with_capacity(json.len() + 64);
     for ch in json.chars() {
         match ch {
@@ -1500,7 +1506,7 @@ mod tests {
 
     #[test]
     fn script_safe_escapes_closing_tags() {
-        let s = script_safe(r#"{"a":"</script><!--&"}"#);
+        let s = script_safe(r#"{"a":"</script><!--&"}"#.to_string());
         assert!(!s.contains('<') && !s.contains('>') && !s.contains('&'));
         let v: serde_json::Value = serde_json::from_str(&s).expect("still JSON");
         assert_eq!(v["a"], "</script><!--&");
