@@ -437,20 +437,24 @@ fn run_analyze_table(config: &Config, options: &PassOptions, mut out: Output) ->
 /// not kept, nor the report's objects.
 fn run_list_table(config: &Config, options: &PassOptions, mut out: Output) -> Result<(), Error> {
     use report::row_spool::RowSpool;
+    enum Spooled {
+        Connections(RowSpool<table::ConnectionRow>),
+        Transactions(RowSpool<table::TransactionRow>),
+    }
     struct Rows {
-        transactions: bool,
+        spooled: Spooled,
         multi: bool,
         filters: Vec<Filter>,
-        connections: RowSpool<table::ConnectionRow>,
-        transactions_rows: RowSpool<table::TransactionRow>,
         error: Option<io::Error>,
     }
     let rows = Rows {
-        transactions: config.view == View::Transactions,
+        spooled: if config.view == View::Transactions {
+            Spooled::Transactions(RowSpool::default())
+        } else {
+            Spooled::Connections(RowSpool::default())
+        },
         multi: config.captures.len() > 1,
         filters: config.filters.clone(),
-        connections: RowSpool::default(),
-        transactions_rows: RowSpool::default(),
         error: None,
     };
     let (rows, summary) = pass(config, options, rows, |rows, r| {
@@ -458,16 +462,19 @@ fn run_list_table(config: &Config, options: &PassOptions, mut out: Output) -> Re
             return;
         }
         let out = report::record_out_taking(r, rows.multi);
-        let added = if rows.transactions {
-            let txs: Vec<_> = out
-                .transactions
-                .iter()
-                .map(table::transaction_row)
-                .collect();
-            rows.transactions_rows.add(r.id, &txs)
-        } else {
-            let row = table::connection_row(&out.connection);
-            rows.connections.add(r.id, std::slice::from_ref(&row))
+        let added = match &mut rows.spooled {
+            Spooled::Transactions(spool) => {
+                let txs: Vec<_> = out
+                    .transactions
+                    .iter()
+                    .map(table::transaction_row)
+                    .collect();
+                spool.add(r.id, &txs)
+            }
+            Spooled::Connections(spool) => {
+                let row = table::connection_row(&out.connection);
+                spool.add(r.id, std::slice::from_ref(&row))
+            }
         };
         rows.error = added.err();
     })?;
@@ -476,15 +483,16 @@ fn run_list_table(config: &Config, options: &PassOptions, mut out: Output) -> Re
     }
     // In connection-id order, as in the report.
     let exact = config.exact_table_rows;
-    let written = if rows.transactions {
-        rows.transactions_rows
+    let written = match rows.spooled {
+        Spooled::Transactions(spool) => spool
             .finish()
-            .and_then(|t| table::write_transactions_table(t, exact, &mut out.w))
-    } else {
-        let first_us = report::capture_out(&summary).first_us;
-        rows.connections
-            .finish()
-            .and_then(|c| table::write_connections_table(c, first_us, exact, &mut out.w))
+            .and_then(|t| table::write_transactions_table(t, exact, &mut out.w)),
+        Spooled::Connections(spool) => {
+            let first_us = report::capture_out(&summary).first_us;
+            spool
+                .finish()
+                .and_then(|c| table::write_connections_table(c, first_us, exact, &mut out.w))
+        }
     };
     written.map_err(|e| out.spool_or_output_err(e))?;
     out.finish()
