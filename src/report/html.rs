@@ -961,8 +961,11 @@ fn data_blob(report: &Report, timelines: &[ConnectionTimeline], budget: &Budget)
         graphs,
         omitted,
     };
-    let json = serde_json::to_string(&blob).unwrap_or_else(|_| "{}".to_string());
-    script_safe(json)
+    let mut json = ScriptSafe::default();
+    match serde_json::to_writer(&mut json, &blob) {
+        Ok(()) => json.finish(),
+        Err(_) => "{}".to_string(),
+    }
 }
 
 fn tx_row(
@@ -1316,26 +1319,59 @@ fn finding_cause(kind: &str) -> Option<usize> {
     cause_index(key)
 }
 
-/// Makes JSON safe inside `<script>`: `<` cannot start `</script>` or
-/// `<!--`, and the other two keep HTML parsers of every age calm. JSON only
-/// has these characters inside strings, where `\uXXXX` means the same.
-fn script_safe(json: String) -> String {
-    // Usually nothing to escape: no second copy of a blob of megabytes.
-    if !json.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
-        return json;
-    }
-    let mut out = String::with_capacity(json.len() + 64);
-    for ch in json.chars() {
-        match ch {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            c => out.push(c),
+/// [`ScriptSafe`] of a whole text.
+#[cfg(test)]
+fn script_safe(json: &str) -> String {
+    use std::io::Write as _;
+    let mut w = ScriptSafe::default();
+    let _ = w.write_all(json.as_bytes());
+    w.finish()
+}
+
+/// JSON text made safe inside `<script>` as it is written: `<` cannot
+/// start `</script>` or `<!--`, and the others keep HTML parsers of every
+/// age calm. JSON only has these characters inside strings, where `\uXXXX`
+/// means the same. Escaped as written, the page's data blob (megabytes)
+/// is not held twice.
+#[derive(Default)]
+struct ScriptSafe {
+    out: Vec<u8>,
+}
+
+impl std::io::Write for ScriptSafe {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut rest = buf;
+        while let Some(i) = memchr::memchr3(b'<', b'>', b'&', rest) {
+            self.out.extend_from_slice(&rest[..i]);
+            self.out.extend_from_slice(match rest[i] {
+                b'<' => b"\\u003c",
+                b'>' => b"\\u003e",
+                _ => b"\\u0026",
+            });
+            rest = &rest[i + 1..];
         }
+        self.out.extend_from_slice(rest);
+        Ok(buf.len())
     }
-    out
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl ScriptSafe {
+    /// The text; U+2028 and U+2029 (three bytes each, which a write could
+    /// split) are escaped here, in the rare text that has them.
+    fn finish(self) -> String {
+        // serde_json writes UTF-8: no copy.
+        let text = String::from_utf8(self.out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        if !text.contains(['\u{2028}', '\u{2029}']) {
+            return text;
+        }
+        text.replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029")
+    }
 }
 
 /// HTML-escapes text for element content and quoted attributes. A "://"
@@ -1506,10 +1542,10 @@ mod tests {
 
     #[test]
     fn script_safe_escapes_closing_tags() {
-        let s = script_safe(r#"{"a":"</script><!--&"}"#.to_string());
-        assert!(!s.contains('<') && !s.contains('>') && !s.contains('&'));
+        let s = script_safe("{\"a\":\"</script><!--&\u{2028}\u{2029}\"}");
+        assert!(!s.contains(['<', '>', '&', '\u{2028}', '\u{2029}']), "{s}");
         let v: serde_json::Value = serde_json::from_str(&s).expect("still JSON");
-        assert_eq!(v["a"], "</script><!--&");
+        assert_eq!(v["a"], "</script><!--&\u{2028}\u{2029}");
     }
 
     #[test]
