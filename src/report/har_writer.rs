@@ -20,7 +20,7 @@
 //! [`super::har::to_har`] for [`super::build_with`]'s report, and a newline
 //! (a test checks it).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use serde_json::Value;
@@ -31,6 +31,7 @@ use super::har::{
 };
 use super::json::{pretty_indented, write_pretty, Spool, SPOOL_MEMORY_BYTES};
 use super::model::FindingOut;
+use super::strings::StringTable;
 use super::{capture_out, record_out_taking, tool, ConnectionFindings, ReportOptions};
 use crate::pipeline::{ConnectionRecord, PassSummary};
 use crate::transaction::Message;
@@ -60,53 +61,32 @@ struct Item {
 }
 
 /// What page grouping looks at of one entry ([`super::har::PageInput`]),
-/// its strings as ids in [`Strings`]: 32 bytes. A capture's entries share a
+/// its strings as ids in a [`StringTable`]: 32 bytes. A capture's entries share a
 /// few clients and, mostly, URLs and Referers; these were four strings
 /// apiece, most of the writer's memory (big.pcap: 310 k entries).
 struct PageKeys {
     start_us: i64,
     client: u32,
     url: u32,
-    /// [`Strings::NONE`] when absent.
+    /// [`NONE`] when absent.
     referer: u32,
     redirect: u32,
     navigation: bool,
 }
 
-/// Each distinct string once, by id (std's hasher: the strings come from
-/// the capture).
-#[derive(Default)]
-struct Strings {
-    ids: HashMap<String, u32>,
+/// A [`PageKeys`] string that is absent.
+const NONE: u32 = u32::MAX;
+
+/// `s`'s id in `strings`.
+fn string_id(strings: &mut StringTable, s: &str) -> io::Result<u32> {
+    strings
+        .id(s)
+        .filter(|&id| id != NONE)
+        .ok_or_else(|| io::Error::other("HAR: over 4 billion distinct URLs"))
 }
 
-impl Strings {
-    const NONE: u32 = u32::MAX;
-
-    fn id(&mut self, s: &str) -> io::Result<u32> {
-        if let Some(&id) = self.ids.get(s) {
-            return Ok(id);
-        }
-        let id = u32::try_from(self.ids.len())
-            .ok()
-            .filter(|&id| id != Self::NONE)
-            .ok_or_else(|| io::Error::other("HAR: over 4 billion distinct URLs"))?;
-        self.ids.insert(s.to_string(), id);
-        Ok(id)
-    }
-
-    fn optional_id(&mut self, s: Option<&str>) -> io::Result<u32> {
-        s.map_or(Ok(Self::NONE), |s| self.id(s))
-    }
-
-    /// Every string, at its id.
-    fn by_id(&self) -> Vec<&str> {
-        let mut all = vec![""; self.ids.len()];
-        for (s, &id) in &self.ids {
-            all[id as usize] = s;
-        }
-        all
-    }
+fn optional_id(strings: &mut StringTable, s: Option<&str>) -> io::Result<u32> {
+    s.map_or(Ok(NONE), |s| string_id(strings, s))
 }
 
 impl PageKeys {
@@ -130,7 +110,7 @@ pub struct HarWriter {
     items: Vec<Item>,
     /// In the order of `items`.
     pages: Vec<PageKeys>,
-    strings: Strings,
+    strings: StringTable,
     entries: Spool,
     findings: Spool,
     late: Late,
@@ -175,7 +155,7 @@ impl HarWriter {
             analysis: ConnectionFindings::new(options),
             items: Vec::new(),
             pages: Vec::new(),
-            strings: Strings::default(),
+            strings: StringTable::default(),
             entries: Spool::new(spool_memory),
             findings: Spool::new(spool_memory),
             late: Late {
@@ -250,10 +230,10 @@ impl HarWriter {
             let strings = &mut self.strings;
             self.pages.push(PageKeys {
                 start_us: t.span_start_us,
-                client: strings.id(&p.client)?,
-                url: strings.id(&p.url)?,
-                referer: strings.optional_id(p.referer.as_deref())?,
-                redirect: strings.optional_id(p.redirect.as_deref())?,
+                client: string_id(strings, &p.client)?,
+                url: string_id(strings, &p.url)?,
+                referer: optional_id(strings, p.referer.as_deref())?,
+                redirect: optional_id(strings, p.redirect.as_deref())?,
                 navigation: p.navigation,
             });
         }
@@ -281,7 +261,7 @@ impl HarWriter {
             assign_pages_of(order.iter().map(|&i| self.pages[i].view(&strings)))
         };
         self.pages = Vec::new();
-        self.strings = Strings::default();
+        self.strings = StringTable::default();
 
         let mut buf = Vec::new();
         out.write_all(b"{\n  \"log\": {\n    \"comment\": ")?;
@@ -379,24 +359,24 @@ mod tests {
     /// absent Referer or redirect stays absent.
     #[test]
     fn page_keys_give_back_their_strings() {
-        let mut strings = Strings::default();
+        let mut strings = StringTable::default();
         let a = PageKeys {
             start_us: 7,
-            client: strings.id("10.0.0.1").unwrap(),
-            url: strings.id("http://h/a").unwrap(),
-            referer: strings.optional_id(None).unwrap(),
-            redirect: strings.optional_id(Some("http://h/b")).unwrap(),
+            client: string_id(&mut strings, "10.0.0.1").unwrap(),
+            url: string_id(&mut strings, "http://h/a").unwrap(),
+            referer: optional_id(&mut strings, None).unwrap(),
+            redirect: optional_id(&mut strings, Some("http://h/b")).unwrap(),
             navigation: true,
         };
         let b = PageKeys {
             start_us: 9,
-            client: strings.id("10.0.0.1").unwrap(),
-            url: strings.id("http://h/b").unwrap(),
-            referer: strings.optional_id(Some("http://h/a")).unwrap(),
-            redirect: strings.optional_id(None).unwrap(),
+            client: string_id(&mut strings, "10.0.0.1").unwrap(),
+            url: string_id(&mut strings, "http://h/b").unwrap(),
+            referer: optional_id(&mut strings, Some("http://h/a")).unwrap(),
+            redirect: optional_id(&mut strings, None).unwrap(),
             navigation: false,
         };
-        assert_eq!(strings.ids.len(), 3);
+        assert_eq!(strings.len(), 3);
         assert_eq!((a.client, b.client, a.redirect), (0, 0, b.url));
         let all = strings.by_id();
         let (a, b) = (a.view(&all), b.view(&all));

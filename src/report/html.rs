@@ -26,6 +26,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::report::model::{BlameMs, FindingOut, Report, TransactionOut};
+use crate::report::strings::StringTable;
 use crate::report::LeftOut;
 
 /// Per connection, the packets for the time–sequence graph (the lead fills it
@@ -705,22 +706,13 @@ fn findings_shell(o: &mut String, r: &Report, left_out: &LeftOut) {
 // ---------------------------------------------------------------- the blob
 
 /// Interned strings: repeated hosts, methods, kinds and recommendations are
-/// stored once and referred to by index.
+/// stored once and referred to by index (-1: none).
 #[derive(Default)]
-struct Strings {
-    list: Vec<String>,
-    index: HashMap<String, i64>,
-}
+struct Strings(StringTable);
 
 impl Strings {
     fn id(&mut self, s: &str) -> i64 {
-        if let Some(i) = self.index.get(s) {
-            return *i;
-        }
-        let i = self.list.len() as i64;
-        self.list.push(s.to_string());
-        self.index.insert(s.to_string(), i);
-        i
+        self.0.id(s).map_or(-1, i64::from)
     }
 
     fn opt(&mut self, s: Option<&str>) -> i64 {
@@ -954,7 +946,7 @@ fn data_blob(report: &Report, timelines: &[ConnectionTimeline], budget: &Budget)
         v: 1,
         t0,
         causes: CAUSES.iter().map(|(k, l, _)| [*k, *l]).collect(),
-        strings: st.list,
+        strings: st.0.into_list(),
         connections,
         transactions,
         findings,

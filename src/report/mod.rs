@@ -8,6 +8,7 @@ pub mod html;
 pub mod json;
 pub mod model;
 pub mod row_spool;
+pub mod strings;
 pub mod table;
 pub mod to_json;
 

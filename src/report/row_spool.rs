@@ -16,6 +16,11 @@ use super::json::{Spool, SpoolReader, SPOOL_MEMORY_BYTES};
 
 /// A row that can be written to a spool and read back.
 pub trait SpooledRow: Sized {
+    /// Counted as rows are spooled ([`SpooledRows::flagged`]): the
+    /// transactions table's footer counts the incomplete ones.
+    fn flagged(&self) -> bool {
+        false
+    }
     fn encode(&self, buf: &mut Vec<u8>);
     /// The row at the start of `bytes`, advancing past it; `None` when the
     /// bytes are not a row (a damaged spool file).
@@ -28,6 +33,7 @@ pub struct RowSpool<R> {
     /// (connection id, start of its piece), in the order added.
     pieces: Vec<(u32, u64)>,
     rows: usize,
+    flagged: usize,
     row: PhantomData<fn() -> R>,
 }
 
@@ -44,6 +50,7 @@ impl<R: SpooledRow> RowSpool<R> {
             spool: Spool::new(memory),
             pieces: Vec::new(),
             rows: 0,
+            flagged: 0,
             row: PhantomData,
         }
     }
@@ -58,6 +65,7 @@ impl<R: SpooledRow> RowSpool<R> {
         })?;
         self.pieces.push((id, start));
         self.rows += rows.len();
+        self.flagged += rows.iter().filter(|r| r.flagged()).count();
         Ok(())
     }
 
@@ -84,6 +92,7 @@ impl<R: SpooledRow> RowSpool<R> {
             reader: self.spool.into_reader(Vec::new())?,
             ranges: ranges.into_iter().map(|r| (r.1, r.2)).collect(),
             rows: self.rows,
+            flagged: self.flagged,
             piece: Vec::new(),
             row: PhantomData,
         })
@@ -95,6 +104,7 @@ pub struct SpooledRows<R> {
     reader: SpoolReader,
     ranges: Vec<(u64, u64)>,
     rows: usize,
+    flagged: usize,
     /// The piece being decoded.
     piece: Vec<u8>,
     row: PhantomData<fn() -> R>,
@@ -107,6 +117,11 @@ impl<R: SpooledRow> SpooledRows<R> {
 
     pub fn is_empty(&self) -> bool {
         self.rows == 0
+    }
+
+    /// Rows whose [`SpooledRow::flagged`] is true.
+    pub fn flagged(&self) -> usize {
+        self.flagged
     }
 
     /// Calls `f` with every row in order, up to its first error; can be

@@ -17,15 +17,26 @@ pub const MAX_WIDTH: u16 = 100;
 const PRESET: &str = "     ──            ";
 
 fn new_table(headers: &[&str]) -> Table {
+    let mut t = bare_table();
+    t.set_header(headers.iter().copied());
+    no_padding(&mut t);
+    t
+}
+
+/// The house style, no columns yet.
+fn bare_table() -> Table {
     let mut t = Table::new();
     t.load_preset(PRESET)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(MAX_WIDTH)
-        .set_header(headers.iter().copied());
+        .set_width(MAX_WIDTH);
+    t
+}
+
+/// Columns one space apart, nothing else (once the columns exist).
+fn no_padding(t: &mut Table) {
     for col in t.column_iter_mut() {
         col.set_padding((0, 0));
     }
-    t
 }
 
 /// Width of "255.255.255.255:65535".
@@ -272,6 +283,10 @@ const TRANSACTION_COLUMNS: Columns = Columns {
 };
 
 impl SpooledRow for TransactionRow {
+    fn flagged(&self) -> bool {
+        self.incomplete
+    }
+
     fn encode(&self, buf: &mut Vec<u8>) {
         buf.push(u8::from(self.incomplete));
         put_cells(buf, &self.cells);
@@ -316,11 +331,7 @@ pub fn write_transactions_table(
         let text = transactions_table(rows.collect()?);
         return out.write_all(text.as_bytes());
     }
-    let (count, mut incomplete) = (rows.len(), 0);
-    rows.for_each(|r| {
-        incomplete += usize::from(r.incomplete);
-        Ok(())
-    })?;
+    let (count, incomplete) = (rows.len(), rows.flagged());
     write_long(&TRANSACTION_COLUMNS, &mut rows, |r| r.cells, out)?;
     write!(out, "\n{}", transactions_footer(count, incomplete))
 }
@@ -354,18 +365,15 @@ impl Columns {
 
     /// Some rows of a long table, with the widths fixed.
     fn chunk(&self, header: bool, rows: Vec<Vec<String>>, widths: &[u16]) -> Table {
-        let mut t = Table::new();
-        t.load_preset(PRESET)
-            .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_width(MAX_WIDTH);
+        let mut t = bare_table();
         if header {
             t.set_header(self.headers.iter().copied());
         }
         for cells in rows {
             t.add_row(cells);
         }
+        no_padding(&mut t);
         for (col, &w) in t.column_iter_mut().zip(widths) {
-            col.set_padding((0, 0));
             col.set_constraint(ColumnConstraint::Absolute(Width::Fixed(w)));
         }
         right_align(&mut t, self.right);
@@ -383,20 +391,14 @@ impl Columns {
     /// one row of cells as wide as each column's widest, without spaces to
     /// wrap at, whose first line is each column's width in `x`s.
     fn fixed_widths(&self, widest: &[usize]) -> Vec<u16> {
-        let mut probe = Table::new();
-        probe
-            .load_preset(PRESET)
-            .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_width(MAX_WIDTH)
-            .add_row(widest.iter().enumerate().map(|(i, &w)| {
-                // As wide as the column's lower boundary too, so that no
-                // padding splits the line.
-                let floor = if self.wide.contains(&i) { WIDE } else { 1 };
-                "x".repeat(w.max(floor))
-            }));
-        for col in probe.column_iter_mut() {
-            col.set_padding((0, 0));
-        }
+        let mut probe = bare_table();
+        probe.add_row(widest.iter().enumerate().map(|(i, &w)| {
+            // As wide as the column's lower boundary too, so that no
+            // padding splits the line.
+            let floor = if self.wide.contains(&i) { WIDE } else { 1 };
+            "x".repeat(w.max(floor))
+        }));
+        no_padding(&mut probe);
         keep_wide(&mut probe, self.wide);
         let text = probe.to_string();
         let first = text.lines().next().unwrap_or("");
