@@ -18,8 +18,6 @@
 //! evicted for memory that was only ever a SYN (see [`FlowTable::sweep`]).
 //! Idle open connections stay live (see [`MAX_LIVE_CONNECTIONS`]).
 
-use std::collections::VecDeque;
-
 use rustc_hash::FxHashMap as HashMap;
 use std::net::SocketAddr;
 
@@ -29,6 +27,8 @@ use crate::time::Timestamp;
 use crate::transaction::HttpLimits;
 
 use super::conn::Connection;
+use super::tombstones::{tomb_key, Tombstone, Tombstones};
+pub use super::tombstones::{MAX_TOMBSTONES, TOMBSTONE_TTL_NS};
 
 /// A closed connection is finalized after this much quiet capture time:
 /// Linux's TIME_WAIT (60 s), within which the closed peer may still resend
@@ -51,21 +51,6 @@ pub const CLOSED_LINGER_NS: i64 = 60_000_000_000;
 /// ones finalized early; their later segments are counted as late.
 pub const MAX_LIVE_CONNECTIONS: usize = 50_000;
 
-/// How long a finalized four-tuple is remembered after its connection
-/// closed (or was last seen), so that reuse inside TIME_WAIT is recognized
-/// and a peer that keeps resending its FIN (Linux retries for minutes) is
-/// not taken for a new connection.
-pub const TOMBSTONE_TTL_NS: i64 = 600_000_000_000;
-
-/// At most this many finalized four-tuples are remembered; the oldest are
-/// forgotten first. Each costs 33 bytes in the map (key 8, tombstone 24,
-/// control byte) and 8 in the expiry queue: 200,000 of them hold about
-/// 11 MB (262,144 buckets, 8.6 MB, and the queue, 2 MB). Under churn
-/// (bury and expire a tenth of the live cap per eviction) hashbrown's
-/// deleted slots make it grow to 524,288 buckets: 17 MB, 26 MB while both
-/// tables exist.
-pub const MAX_TOMBSTONES: usize = 200_000;
-
 /// How often (in capture time) the table looks for connections to finalize.
 const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
 
@@ -84,76 +69,16 @@ impl FlowKey {
             FlowKey { lo: b, hi: a }
         }
     }
-}
 
-/// What is remembered of a finalized four-tuple. Kept small (24 bytes):
-/// there may be [`MAX_TOMBSTONES`] of them. The addresses are the key's.
-#[derive(Clone, Copy, Debug)]
-struct Tombstone {
-    /// When the old connection closed (or was last seen, if never closed);
-    /// it is forgotten [`TOMBSTONE_TTL_NS`] later.
-    closed: Timestamp,
-    /// Initial (or implied) ISN of each endpoint, in the key's order (`lo`,
-    /// `hi`), valid where `flags` says so: a SYN repeating its side's ISN
-    /// belongs to the old connection (Wireshark keeps it there).
-    isns: [u32; 2],
-    /// Its place in the burial order (wrapping), to tell its own entry in
-    /// the expiry queue from an older burial of the same four-tuple.
-    buried: u32,
-    /// [`ISN_KNOWN`] (shifted by the endpoint's index) and [`WAS_CLOSED`].
-    flags: u8,
-}
-
-const ISN_KNOWN: u8 = 1;
-const WAS_CLOSED: u8 = 1 << 2;
-
-impl Tombstone {
-    fn of(key: &FlowKey, c: &Connection) -> Tombstone {
-        let mut isns = [0; 2];
-        let mut flags = 0;
-        for (i, addr) in [key.lo, key.hi].into_iter().enumerate() {
-            let d = c.dir(c.side_of(addr));
-            if let Some(isn) = d.isn.or(d.implied_isn) {
-                isns[i] = isn;
-                flags |= ISN_KNOWN << i;
-            }
-        }
-        if c.is_closed() {
-            flags |= WAS_CLOSED;
-        }
-        Tombstone {
-            closed: c.close_ts.unwrap_or(c.last),
-            isns,
-            buried: 0,
-            flags,
-        }
+    /// The lower endpoint.
+    pub fn lo(&self) -> SocketAddr {
+        self.lo
     }
 
-    /// The ISN the endpoint `src` of `key` used on the old connection.
-    fn isn_of(&self, key: &FlowKey, src: SocketAddr) -> Option<u32> {
-        let i = usize::from(src != key.lo);
-        (self.flags & (ISN_KNOWN << i) != 0).then_some(self.isns[i])
+    /// The higher endpoint.
+    pub fn hi(&self) -> SocketAddr {
+        self.hi
     }
-
-    fn was_closed(&self) -> bool {
-        self.flags & WAS_CLOSED != 0
-    }
-}
-
-/// A tombstone's key: a 64-bit SipHash of the four-tuple. A capture keeps
-/// every four-tuple of the last minutes here (49,000 on big.pcap), so the
-/// 64-byte key was most of their memory. Two four-tuples share a key with
-/// probability about n²/2⁶⁵ (10⁻⁹ for 200,000 tombstones); if they did, a
-/// new connection's first segment would be counted as a straggler of the
-/// other one.
-type TombKey = u64;
-
-fn tomb_key(key: &FlowKey) -> TombKey {
-    use std::hash::{Hash, Hasher};
-    // Fixed keys: the same capture gives the same result every run.
-    let mut h = std::hash::DefaultHasher::new();
-    key.hash(&mut h);
-    h.finish()
 }
 
 /// Live connections, keyed by four-tuple.
@@ -162,14 +87,8 @@ pub struct FlowTable {
     /// Boxed so the table's buckets stay small (a connection is ~2 KB):
     /// probing touches fewer cache lines.
     live: HashMap<FlowKey, Box<Connection>>,
-    /// By [`TombKey`]: 32 bytes an entry instead of 88 with the four-tuple.
-    tombstones: HashMap<TombKey, Tombstone>,
-    /// Burial order of the tombstones, for expiry (a key buried again is
-    /// here twice; the map has only the newer).
-    tomb_order: VecDeque<TombKey>,
-    /// Entries taken from the front of `tomb_order` so far: the burial
-    /// number of its front.
-    tomb_popped: u64,
+    /// Finalized four-tuples of the last [`TOMBSTONE_TTL_NS`].
+    tombstones: Tombstones,
     next_id: u32,
     next_sweep: Timestamp,
     /// Segments that arrived for a four-tuple after its connection was
@@ -248,7 +167,7 @@ impl FlowTable {
                 done(*old);
                 self.bury(key, tomb);
             }
-        } else if let Some(t) = self.tombstones.get(&tomb_key(&key)) {
+        } else if let Some(t) = self.tombstones.get(tomb_key(&key), ts) {
             // A straggler (late ACK, retransmitted FIN, RST, or a SYN that
             // repeats the old ISN) of a connection already finalized.
             let old_isn = t.isn_of(&key, seg.src);
@@ -261,8 +180,8 @@ impl FlowTable {
         self.next_id = self.next_id.saturating_add(1);
         let mut conn = Connection::new(id, seg, ts, frame, self.http_limits);
         if pure_syn {
-            if let Some(t) = self.tombstones.remove(&tomb_key(&key)) {
-                conn.port_reused = Some(t.was_closed().then(|| ts.since(t.closed)));
+            if let Some(t) = self.tombstones.take(tomb_key(&key), ts) {
+                conn.port_reused = Some(t.was_closed().then(|| ts.since(t.closed())));
                 if !t.was_closed() {
                     conn.anomalies.add_n(
                         "active_connection_reuse",
@@ -294,7 +213,7 @@ impl FlowTable {
             };
             c.finish_streams(reason, t, f);
             let mut tomb = Tombstone::of(&key, &c);
-            tomb.flags |= WAS_CLOSED;
+            tomb.set_closed();
             self.bury(key, tomb);
             done(*c);
         }
@@ -356,30 +275,11 @@ impl FlowTable {
         for c in finished {
             done(*c);
         }
-        // In burial order, which is nearly the order of closing: one
-        // remembered longer holds back those behind it, at most for the TTL.
-        while let Some(&key) = self.tomb_order.front() {
-            let over = self.tomb_order.len() > MAX_TOMBSTONES;
-            let own = |t: &Tombstone| t.buried == self.tomb_popped as u32;
-            match self.tombstones.get(&key) {
-                Some(t) if own(t) && !over && now.since(t.closed) <= TOMBSTONE_TTL_NS => break,
-                Some(t) if own(t) => {
-                    self.tombstones.remove(&key);
-                }
-                // Taken by a new SYN, or buried again since (that burial has
-                // its own entry further back).
-                _ => {}
-            }
-            self.tomb_order.pop_front();
-            self.tomb_popped += 1;
-        }
+        self.tombstones.expire(now);
     }
 
-    fn bury(&mut self, key: FlowKey, mut t: Tombstone) {
-        let key = tomb_key(&key);
-        t.buried = (self.tomb_popped + self.tomb_order.len() as u64) as u32;
-        self.tomb_order.push_back(key);
-        self.tombstones.insert(key, t);
+    fn bury(&mut self, key: FlowKey, t: Tombstone) {
+        self.tombstones.bury(tomb_key(&key), t);
     }
 
     /// Finalizes every live connection (end of capture), in id order.
@@ -440,13 +340,6 @@ mod tests {
             }
         }
         (table, done)
-    }
-
-    #[test]
-    fn tombstones_are_small() {
-        assert_eq!(std::mem::size_of::<Tombstone>(), 24);
-        assert_eq!(std::mem::size_of::<(TombKey, Tombstone)>(), 32);
-        assert_eq!(std::mem::size_of::<(Timestamp, TombKey)>(), 16);
     }
 
     #[test]

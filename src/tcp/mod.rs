@@ -7,9 +7,12 @@
 //!   verdicts, close.
 //! - [`reassembly`]: one direction's bytes in order, with explicit gaps.
 //! - [`timeline`]: the compact per-segment record the blame detectors replay.
+//! - [`tombstones`]: what is remembered of finalized four-tuples, for stragglers
+//!   and port reuse.
 
 pub mod conn;
 pub mod flow;
 pub mod reassembly;
 pub mod seq;
 pub mod timeline;
+pub mod tombstones;
