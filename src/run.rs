@@ -246,7 +246,7 @@ impl NdjsonSink {
             return Err(e);
         }
         let (out, acc, mut error) = (&mut self.out, &mut self.acc, None);
-        self.analysis.finish(&mut |f| {
+        let analysis_warnings = self.analysis.finish(&mut |f| {
             acc.add_findings(std::slice::from_ref(&f));
             if error.is_none() {
                 error = out.record_line("finding", &f).err();
@@ -255,9 +255,11 @@ impl NdjsonSink {
         if let Some(e) = error {
             return Err(e);
         }
+        let mut counts = self.anomalies.into_counts();
+        counts.merge(&analysis_warnings);
         let summary_out = SummaryLine {
             summary: self.acc.finish(summary),
-            warnings: report::warnings_from(summary, self.anomalies.into_counts()),
+            warnings: report::warnings_from(summary, counts),
         };
         self.out.line("summary", &summary_out)?;
         self.out.finish()

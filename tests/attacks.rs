@@ -9,6 +9,7 @@
 //! | (d) pipelined requests, no responses | `transaction::DEFAULT_MAX_PENDING_REQUESTS`, `transaction::DEFAULT_MAX_TRANSACTIONS` | `too_many_pending_requests`, `too_many_transactions` |
 //! | (e) chunk sizes beyond 64 bits | (parse error, no buffer) | `chunk_size_overflow` |
 //! | (f) first IP fragments only | `defrag::MAX_PENDING_BYTES`, `FRAGMENT_TIMEOUT_NS` | `ip_fragments_incomplete` |
+//! | (g) complete handshakes from distinct addresses | `blame::connections::MAX_PAIRS` | `connection_pair_cap` |
 //!
 //! Every attack capture also carries two ordinary HTTP exchanges, one before
 //! and one after the attack (`/before`, `/after`, both 200 with a body): the
@@ -357,6 +358,30 @@ fn syn_flood<W: Write>(out: &mut PcapOut<W>, syns: usize) -> io::Result<()> {
     benign(out, 40_002, "/after")
 }
 
+/// (g) `n` connections from distinct addresses, 100 µs apart: SYN,
+/// SYN/ACK, RST. Unlike (a) each is a complete exchange, so it reaches the
+/// connection-management analysis, and each address is a client→server
+/// pair of its own that stays 2MSL (the whole capture).
+fn handshake_flood<W: Write>(out: &mut PcapOut<W>, n: usize) -> io::Result<()> {
+    const RST: u8 = 0x04;
+    benign(out, 40_001, "/before")?;
+    for i in 0..n {
+        let a = (i as u32).wrapping_mul(0x9e37_79b1) & 0x00ff_ffff;
+        let mut c = Conn::new(
+            [10, (a >> 16) as u8, (a >> 8) as u8, a as u8],
+            40_000,
+            [192, 0, 2, 80],
+        );
+        c.send(out, true, SYN, &[])?;
+        out.tick(10);
+        c.send(out, false, SYN | ACK, &[])?;
+        out.tick(10);
+        c.send(out, true, RST, &[])?;
+        out.tick(80);
+    }
+    benign(out, 40_002, "/after")
+}
+
 /// (b) A response whose body skips 1 MiB right after its head (a hole the
 /// capture never fills, never ACKed), then `beyond` bytes sent in order but
 /// with every 64th segment missing, so that data keeps arriving behind holes.
@@ -652,6 +677,41 @@ fn chunk_size_overflow_is_an_anomaly() {
     o.assert_benign_intact();
 }
 
+/// Every address is a pair of its own, kept for 2MSL: past `MAX_PAIRS` the
+/// pair quiet soonest is finished early, one for each new pair (the
+/// ordinary exchanges' pair too, which `/after` then starts afresh).
+#[test]
+fn handshake_flood_is_capped_by_pairs() {
+    use wireblame::blame::connections::MAX_PAIRS;
+    let n = MAX_PAIRS + 5_000;
+    let o = analyze("handshake-flood", |out| handshake_flood(out, n));
+    assert_eq!(o.records, n as u64 + 2);
+    o.assert_benign_intact();
+    // `analyze` keeps only the records with transactions or anomalies; the
+    // connection analysis must see them all.
+    let mut bytes = Vec::new();
+    {
+        let mut out = PcapOut::new(&mut bytes).expect("pcap header");
+        handshake_flood(&mut out, n).expect("write attack");
+        out.finish().expect("flush");
+    }
+    let file = TempFile::with_bytes("attack-handshake-flood-all.pcap", &bytes);
+    let options = report::ReportOptions::default();
+    let mut analysis = report::ConnectionFindings::new(&options);
+    pipeline::run(
+        &[file.as_str().to_owned()],
+        &PassOptions::default(),
+        &mut |r| analysis.push(&r, true, &mut |_| {}),
+    )
+    .expect("pass");
+    let warnings = analysis.finish(&mut |_| {});
+    let counts: Vec<(&str, u64)> = warnings.iter().map(|(k, n, _)| (k, n)).collect();
+    assert_eq!(
+        counts,
+        [("connection_pair_cap", (n + 2 - MAX_PAIRS) as u64)]
+    );
+}
+
 #[test]
 fn incomplete_fragments_are_capped() {
     use wireblame::defrag::MAX_PENDING_BYTES;
@@ -765,6 +825,10 @@ fn full_size() -> Vec<(&'static str, AttackWriter)> {
         (
             "f-tiny-first-fragments-100k",
             Box::new(|o| first_fragments(o, 100_000, 8)),
+        ),
+        (
+            "g-handshake-flood-400k",
+            Box::new(|o| handshake_flood(o, 400_000)),
         ),
     ]
 }

@@ -254,6 +254,20 @@ fn rtt(r: &ConnectionBrief) -> Option<i64> {
 /// later ones (a WebSocket, a long poll) gets there.
 pub const MAX_WAITING: usize = 65_536;
 
+/// Most client→server pairs kept at once. Past it the pair that would be
+/// finished soonest anyway (the earliest quiet time) is finished early; a
+/// later connection of it starts the pair afresh (its counts and peaks are
+/// then split in two, and a reuse of one of its four-tuples names no
+/// TIME_WAIT holder).
+///
+/// Source: a byte budget. A pair costs about 2 KB while it has a
+/// connection in use (its state, 848 bytes boxed, and the first nodes of
+/// its collections): 20,000 pairs hold about 40 MB. A capture reaches it
+/// with more than 20,000 client addresses active within 2MSL, e.g. a busy
+/// server seen from its own side, or a flood of complete handshakes from
+/// distinct addresses (100,000 of those held 240 MB before the cap).
+pub const MAX_PAIRS: usize = 20_000;
+
 /// Opens whose minimum is the expiry watermark.
 const WATERMARK_OPENS: usize = 16;
 
@@ -274,7 +288,9 @@ pub struct ConnectionAnalyzer {
     /// which pairs may be forgotten (a minimum, so that one frame with a
     /// wild timestamp cannot finish every pair at once).
     recent_opens: std::collections::VecDeque<Timestamp>,
-    pairs: BTreeMap<PairKey, PairState>,
+    /// Boxed: a pair's state is 848 bytes, and most pairs of a busy
+    /// server are one client's one or two connections.
+    pairs: BTreeMap<PairKey, Box<PairState>>,
     /// (quiet after, pair): when a pair may be finished, one entry per
     /// pair. A pair's quiet time only moves later; an entry found early is
     /// put back at the pair's time then (one entry per connection instead
@@ -283,6 +299,8 @@ pub struct ConnectionAnalyzer {
     /// Statistics of the finished pairs, when asked for.
     keep_pairs: bool,
     finished_pairs: Vec<PairStats>,
+    /// Pairs finished early for [`MAX_PAIRS`].
+    finished_early: u64,
 }
 
 impl ConnectionAnalyzer {
@@ -297,6 +315,7 @@ impl ConnectionAnalyzer {
             expiry: BinaryHeap::new(),
             keep_pairs: false,
             finished_pairs: Vec::new(),
+            finished_early: 0,
         }
     }
 
@@ -338,6 +357,17 @@ impl ConnectionAnalyzer {
         self.waiting.len()
     }
 
+    /// Pairs kept now.
+    pub fn pairs(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Pairs finished early so far because more than [`MAX_PAIRS`] were
+    /// kept.
+    pub fn finished_early(&self) -> u64 {
+        self.finished_early
+    }
+
     /// Analyzes what is still waiting (in id order) and finishes every pair.
     pub fn finish(mut self, emit: &mut Emit<'_>) -> Vec<PairStats> {
         for (_, b) in std::mem::take(&mut self.waiting) {
@@ -364,10 +394,13 @@ impl ConnectionAnalyzer {
         self.recent_opens.push_back(m.open);
         self.expire(emit);
         let key = (b.client.ip(), b.server);
+        if self.pairs.len() >= MAX_PAIRS && !self.pairs.contains_key(&key) {
+            self.finished_early += self.finish_pairs(emit, |_, kept| kept >= MAX_PAIRS);
+        }
         let mut new_pair = false;
         let pair = self.pairs.entry(key).or_insert_with(|| {
             new_pair = true;
-            PairState::new(key.0, key.1)
+            Box::new(PairState::new(key.0, key.1))
         });
         pair.add(&m, &self.options, emit);
         if new_pair {
@@ -380,8 +413,15 @@ impl ConnectionAnalyzer {
         let Some(watermark) = self.recent_opens.iter().min().copied() else {
             return;
         };
+        self.finish_pairs(emit, |quiet, _| quiet < watermark);
+    }
+
+    /// Finishes pairs in the order of their quiet time while `due(quiet
+    /// time, pairs kept)` says so; returns how many.
+    fn finish_pairs(&mut self, emit: &mut Emit<'_>, due: impl Fn(Timestamp, usize) -> bool) -> u64 {
+        let mut finished = 0;
         while let Some(Reverse((at, key))) = self.expiry.peek().copied() {
-            if at >= watermark {
+            if !due(at, self.pairs.len()) {
                 break;
             }
             self.expiry.pop();
@@ -399,8 +439,10 @@ impl ConnectionAnalyzer {
                 if self.keep_pairs {
                     self.finished_pairs.push(stats);
                 }
+                finished += 1;
             }
         }
+        finished
     }
 }
 

@@ -257,7 +257,7 @@ pub fn build_with(
     for r in records {
         analysis.push(r, true, &mut |f| extra.push(f));
     }
-    analysis.finish(&mut |f| extra.push(f));
+    anomalies.merge(&analysis.finish(&mut |f| extra.push(f)));
     acc.add_findings(&extra);
     findings.extend(extra);
     Report {
@@ -438,9 +438,21 @@ impl ConnectionFindings {
             .push(r.id, brief, &mut |f, tx| out(finding_out(&f, |_| tx)));
     }
 
-    pub fn finish(self, out: &mut dyn FnMut(FindingOut)) {
+    /// The last findings; returns the analysis' own warnings (pairs it
+    /// had to finish early).
+    pub fn finish(self, out: &mut dyn FnMut(FindingOut)) -> AnomalyCounts {
+        let mut warnings = AnomalyCounts::default();
+        warnings.add_n(
+            "connection_pair_cap",
+            self.analyzer.finished_early(),
+            format!(
+                "more than {} client→server pairs were active at once; the quietest were finished early (a later connection of one starts it afresh)",
+                crate::blame::connections::MAX_PAIRS
+            ),
+        );
         self.analyzer
             .finish(&mut |f, tx| out(finding_out(&f, |_| tx)));
+        warnings
     }
 }
 
@@ -451,6 +463,8 @@ pub struct ReportAcc {
     acc: SummaryAcc,
     anomalies: AnomalyAcc,
     analysis: Option<ConnectionFindings>,
+    /// The connection analysis' own warnings, once it is finished.
+    analysis_warnings: AnomalyCounts,
 }
 
 impl ReportAcc {
@@ -459,6 +473,7 @@ impl ReportAcc {
             acc: SummaryAcc::default(),
             anomalies: AnomalyAcc::default(),
             analysis: Some(ConnectionFindings::new(options)),
+            analysis_warnings: AnomalyCounts::default(),
         }
     }
 
@@ -484,7 +499,7 @@ impl ReportAcc {
     pub fn finish_analysis(&mut self) -> Vec<FindingOut> {
         let mut found = Vec::new();
         if let Some(a) = self.analysis.take() {
-            a.finish(&mut |f| found.push(f));
+            self.analysis_warnings = a.finish(&mut |f| found.push(f));
         }
         self.acc.add_findings(&found);
         found
@@ -492,7 +507,9 @@ impl ReportAcc {
 
     /// The warnings and the summary (after [`Self::finish_analysis`]).
     pub fn finish(self, summary: &PassSummary) -> (Vec<Warning>, SummaryOut) {
-        let warnings = warnings_from(summary, self.anomalies.into_counts());
+        let mut counts = self.anomalies.into_counts();
+        counts.merge(&self.analysis_warnings);
+        let warnings = warnings_from(summary, counts);
         (warnings, self.acc.finish(summary))
     }
 }
