@@ -741,3 +741,36 @@ fn one_wild_open_time_does_not_split_later_pairs() {
         f[0].detail
     );
 }
+
+#[test]
+fn past_the_pair_cap_the_pair_quiet_soonest_is_finished_early() {
+    // MAX_PAIRS + 1 clients, one connection each, 1 ms apart: all within
+    // 2MSL, so none is quiet yet. The first client's pair, quiet soonest,
+    // is finished when the last one arrives; its next connection starts it
+    // afresh, which finishes the second client's pair.
+    let client = |i: u32| {
+        let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i);
+        SocketAddr::new(ip.into(), 40_000)
+    };
+    let mut analyzer = ConnectionAnalyzer::new(ConnectionOptions::default()).keep_pair_stats();
+    let n = MAX_PAIRS as u32 + 1;
+    for id in 0..n {
+        let mut r = one_shot(id, 40_000, i64::from(id));
+        r.client = client(id);
+        analyzer.push(id, ConnectionBrief::of(&r), &mut |_, _| {});
+        assert!(analyzer.pairs() <= MAX_PAIRS, "{id}");
+    }
+    assert_eq!(analyzer.finished_early(), 1);
+    let mut again = one_shot(n, 40_001, i64::from(n));
+    again.client = SocketAddr::new(client(0).ip(), 40_001);
+    analyzer.push(n, ConnectionBrief::of(&again), &mut |_, _| {});
+    assert_eq!(analyzer.finished_early(), 2);
+    let pairs = analyzer.finish(&mut |_, _| {});
+    assert_eq!(pairs.len(), n as usize + 1);
+    let first: Vec<u64> = pairs
+        .iter()
+        .filter(|p| p.client == client(0).ip())
+        .map(|p| p.connections)
+        .collect();
+    assert_eq!(first, [1, 1]);
+}
