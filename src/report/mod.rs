@@ -446,7 +446,7 @@ impl ConnectionFindings {
             "connection_pair_cap",
             self.analyzer.finished_early(),
             format!(
-                "more than {} client→server pairs were active at once; the quietest were finished early (a later connection of one starts it afresh)",
+                "more than {} client→server pairs were active within 2MSL; the quietest were finished early (a later connection of one starts it afresh)",
                 crate::blame::connections::MAX_PAIRS
             ),
         );
