@@ -116,6 +116,26 @@ pub const KINDS: [&str; 7] = [
     "port_reuse_in_time_wait",
 ];
 
+/// Where an idle close's recommendation turns from the change to this
+/// instance's numbers (the idle time, the connection that could have been
+/// reused); see [`recommendation_group`].
+const IDLE_CLOSE_INSTANCE: &str = " above ";
+
+/// The same for a stale keep-alive race's (what this retry cost).
+const STALE_RACE_INSTANCE: &str = ": this retry cost ";
+
+/// The part of a finding's recommendation that names the change, without
+/// this instance's numbers: the summary groups recommendations by it, so
+/// that a thousand idle closes make one line, not a thousand.
+pub fn recommendation_group<'a>(kind: &str, text: &'a str) -> &'a str {
+    let instance = match kind {
+        "idle_close" => IDLE_CLOSE_INSTANCE,
+        "stale_keepalive_race" => STALE_RACE_INSTANCE,
+        _ => return text,
+    };
+    text.find(instance).map_or(text, |i| &text[..i])
+}
+
 /// Analysis settings (`--time-wait` sets `time_wait_ns`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionOptions {

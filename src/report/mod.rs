@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use crate::anomaly::AnomalyCounts;
 use crate::blame::attribute::TxBlame;
-use crate::blame::connections::{ConnectionAnalyzer, ConnectionBrief};
+use crate::blame::connections::{recommendation_group, ConnectionAnalyzer, ConnectionBrief};
 use crate::decode::linktype;
 use crate::pipeline::{ConnectionRecord, PassSummary};
 use crate::stream::Side;
@@ -105,8 +105,9 @@ pub struct SummaryAcc {
     quality: QualityAcc,
     /// The findings with the most time (at most `TOP_FINDINGS`).
     top: Vec<FindingOut>,
-    /// (kind, text) → (occurrences, saving in µs).
-    recommendations: std::collections::BTreeMap<(String, String), (u64, i64)>,
+    /// (kind, the change it recommends) → (occurrences, saving in µs, the
+    /// least of their own texts: shown when there is one).
+    recommendations: std::collections::BTreeMap<(String, String), (u64, i64, String)>,
 }
 
 const TOP_FINDINGS: usize = 10;
@@ -183,12 +184,17 @@ impl SummaryAcc {
     pub fn add_findings(&mut self, findings: &[FindingOut]) {
         for f in findings {
             if let Some(text) = &f.recommendation {
+                let group = recommendation_group(f.kind, text);
                 let e = self
                     .recommendations
-                    .entry((f.kind.to_string(), text.clone()))
-                    .or_insert((0, 0));
+                    .entry((f.kind.to_string(), group.to_string()))
+                    .or_insert_with(|| (0, 0, text.clone()));
                 e.0 += 1;
                 e.1 = e.1.saturating_add(ms_to_us(f.saving_ms.unwrap_or(0.0)));
+                // Any finishing order gives the same text.
+                if *text < e.2 {
+                    e.2.clone_from(text);
+                }
             }
             // Sub-millisecond evidence stays in `findings` but is not "top".
             // Most findings do not make the list: compare before cloning.
@@ -635,13 +641,13 @@ fn time_by_cause(
 
 /// Groups findings that recommend the same change and ranks them by saving.
 fn recommendations(
-    groups: std::collections::BTreeMap<(String, String), (u64, i64)>,
+    groups: std::collections::BTreeMap<(String, String), (u64, i64, String)>,
 ) -> Vec<Recommendation> {
     let mut out: Vec<Recommendation> = groups
         .into_iter()
-        .map(|((kind, text), (n, saving))| Recommendation {
+        .map(|((kind, text), (n, saving, one))| Recommendation {
             text: if n == 1 {
-                text
+                one
             } else {
                 format!(
                     "{text}: {n} × {}, {:.0} ms",
@@ -1040,5 +1046,74 @@ fn timings_from_blame(b: &TxBlame) -> TimingsMs {
         wait: ms(p.wait),
         receive: ms(p.receive),
         total: b.total_us as f64 / 1000.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(kind: &'static str, recommendation: &str, saving_ms: f64) -> FindingOut {
+        FindingOut {
+            kind,
+            connection: Some(1),
+            transaction: None,
+            start_us: 0,
+            duration_us: 0,
+            frames: Vec::new(),
+            detail: String::new(),
+            confidence: "medium",
+            vantage: "middle",
+            saving_ms: Some(saving_ms),
+            recommendation: Some(recommendation.to_string()),
+        }
+    }
+
+    /// Idle closes recommend the same change with their own numbers: one
+    /// line for all of them, in any order; a lone one keeps its own text.
+    #[test]
+    fn recommendations_of_one_change_make_one_line() {
+        let idle = |gap: &str, id: u32, saving: f64| {
+            let text = format!(
+                "raise the server's keep-alive idle timeout above {gap} so connection {id} could have been reused"
+            );
+            finding("idle_close", &text, saving)
+        };
+        let nagle = finding(
+            "nagle_stall",
+            "set TCP_NODELAY on server 10.0.0.2:80, or send the message in one write",
+            2.0,
+        );
+        let all = [
+            idle("1.004 s", 7, 1.5),
+            idle("2.000 s", 9, 2.5),
+            nagle.clone(),
+        ];
+        let mut texts = Vec::new();
+        for order in [[0, 1, 2], [2, 1, 0]] {
+            let mut acc = SummaryAcc::default();
+            for i in order {
+                acc.add_findings(std::slice::from_ref(&all[i]));
+            }
+            let r = recommendations(acc.recommendations);
+            let got: Vec<(String, u64)> =
+                r.iter().map(|r| (r.text.clone(), r.occurrences)).collect();
+            texts.push(got);
+        }
+        assert_eq!(texts[0], texts[1]);
+        assert_eq!(
+            texts[0],
+            [
+                (
+                    "raise the server's keep-alive idle timeout: 2 × idle close, 4 ms".to_string(),
+                    2
+                ),
+                (nagle.recommendation.clone().unwrap_or_default(), 1),
+            ]
+        );
+        let mut acc = SummaryAcc::default();
+        acc.add_findings(&[idle("2.000 s", 9, 2.5)]);
+        let r = recommendations(acc.recommendations);
+        assert_eq!(r[0].text, all[1].recommendation.clone().unwrap_or_default());
     }
 }

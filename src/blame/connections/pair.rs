@@ -18,8 +18,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::{
     rtt, ConnectionOptions, Emit, Member, PairStats, BROWSER_CONNECTIONS_PER_HOST,
-    IDLE_CLOSE_MIN_NS, KINDS, MAX_EVIDENCE_FRAMES, PORT_RATE_ALARM_PCT, RATE_WINDOW_NS,
-    STALE_RETRY_WINDOW_NS, TIME_WAIT_PEAK_ALARM,
+    IDLE_CLOSE_INSTANCE, IDLE_CLOSE_MIN_NS, KINDS, MAX_EVIDENCE_FRAMES, PORT_RATE_ALARM_PCT,
+    RATE_WINDOW_NS, STALE_RACE_INSTANCE, STALE_RETRY_WINDOW_NS, TIME_WAIT_PEAK_ALARM,
 };
 use crate::blame::{Confidence, Finding};
 use crate::histogram::Histogram;
@@ -323,7 +323,7 @@ impl PairState {
             if n.syn.is_some() {
                 c.finding.saving_ns = rtt(n.b);
                 c.finding.recommendation = Some(format!(
-                    "raise the {}'s keep-alive idle timeout above {} so connection {} could have been reused",
+                    "raise the {}'s keep-alive idle timeout{IDLE_CLOSE_INSTANCE}{} so connection {} could have been reused",
                     c.by.as_str(),
                     secs(gap),
                     n.b.id
@@ -850,7 +850,7 @@ fn stale_race(
     }
     f.saving_ns = Some(saving);
     f.recommendation = Some(format!(
-        "close pooled connections to {server} before the server's keep-alive timeout (client idle timeout < server's), or retry faster: this retry cost {}",
+        "close pooled connections to {server} before the server's keep-alive timeout (client idle timeout < server's), or retry faster{STALE_RACE_INSTANCE}{}",
         ms(saving)
     ));
     (f, r.tx_id)

@@ -318,6 +318,11 @@ fn idle_close_by_server_then_new_connection() {
         f[0].recommendation.as_deref(),
         Some("raise the server's keep-alive idle timeout above 6.840 s so connection 1 could have been reused")
     );
+    let text = f[0].recommendation.as_deref().unwrap_or_default();
+    assert_eq!(
+        recommendation_group("idle_close", text),
+        "raise the server's keep-alive idle timeout"
+    );
     assert_eq!(a.pairs[0].time_wait_holder_server, 1);
 
     // Closed right after the response: not idle.
@@ -340,6 +345,12 @@ fn stale_keepalive_race_and_its_retry() {
         (f[0].saving_ns, f[0].confidence),
         (Some(121 * MS), Confidence::High)
     );
+    let text = f[0].recommendation.as_deref().unwrap_or_default();
+    assert_eq!(
+        recommendation_group("stale_keepalive_race", text),
+        "close pooled connections to 10.0.0.2:80 before the server's keep-alive timeout (client idle timeout < server's), or retry faster"
+    );
+    assert!(text.ends_with(": this retry cost 121.0 ms"), "{text}");
     assert_eq!(a.pairs[0].resets, 1);
     assert_eq!(
         a.pairs[0].time_wait_holder_server, 0,
