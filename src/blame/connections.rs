@@ -124,6 +124,10 @@ const IDLE_CLOSE_INSTANCE: &str = " above ";
 /// The same for a stale keep-alive race's (what this retry cost).
 const STALE_RACE_INSTANCE: &str = ": this retry cost ";
 
+/// The same for a pair's new connections per request (how many handshakes
+/// one client could have saved; each client address is a pair of its own).
+const NEW_CONNECTION_INSTANCE: &str = ": ";
+
 /// The part of a finding's recommendation that names the change, without
 /// this instance's numbers: the summary groups recommendations by it, so
 /// that a thousand idle closes make one line, not a thousand.
@@ -131,6 +135,7 @@ pub fn recommendation_group<'a>(kind: &str, text: &'a str) -> &'a str {
     let instance = match kind {
         "idle_close" => IDLE_CLOSE_INSTANCE,
         "stale_keepalive_race" => STALE_RACE_INSTANCE,
+        "new_connection_per_request" => NEW_CONNECTION_INSTANCE,
         _ => return text,
     };
     text.find(instance).map_or(text, |i| &text[..i])

@@ -18,8 +18,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::{
     rtt, ConnectionOptions, Emit, Member, PairStats, BROWSER_CONNECTIONS_PER_HOST,
-    IDLE_CLOSE_INSTANCE, IDLE_CLOSE_MIN_NS, KINDS, MAX_EVIDENCE_FRAMES, PORT_RATE_ALARM_PCT,
-    RATE_WINDOW_NS, STALE_RACE_INSTANCE, STALE_RETRY_WINDOW_NS, TIME_WAIT_PEAK_ALARM,
+    IDLE_CLOSE_INSTANCE, IDLE_CLOSE_MIN_NS, KINDS, MAX_EVIDENCE_FRAMES, NEW_CONNECTION_INSTANCE,
+    PORT_RATE_ALARM_PCT, RATE_WINDOW_NS, STALE_RACE_INSTANCE, STALE_RETRY_WINDOW_NS,
+    TIME_WAIT_PEAK_ALARM,
 };
 use crate::blame::{Confidence, Finding};
 use crate::histogram::Histogram;
@@ -746,14 +747,14 @@ fn new_connection_per_request(
         f.saving_ns = Some(saving);
         f.confidence = Confidence::High;
         f.recommendation = Some(format!(
-            "reuse connections (keep-alive) to {}: {n} handshakes × {} = {}",
+            "reuse connections (keep-alive) to {}{NEW_CONNECTION_INSTANCE}{n} handshakes × {} = {}",
             ctx.stats.server,
             ms(m),
             secs(saving)
         ));
     } else {
         f.recommendation = Some(format!(
-            "reuse connections (keep-alive) to {}: {n} handshakes",
+            "reuse connections (keep-alive) to {}{NEW_CONNECTION_INSTANCE}{n} handshakes",
             ctx.stats.server
         ));
     }

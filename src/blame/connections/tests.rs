@@ -199,6 +199,12 @@ fn new_connection_per_request_counts_avoidable_handshakes() {
         f[0].recommendation.as_deref(),
         Some("reuse connections (keep-alive) to 10.0.0.2:80: 2 handshakes × 80.0 ms = 0.160 s")
     );
+    // Other clients of the same server recommend the same change.
+    let text = f[0].recommendation.as_deref().unwrap_or_default();
+    assert_eq!(
+        recommendation_group("new_connection_per_request", text),
+        "reuse connections (keep-alive) to 10.0.0.2:80"
+    );
     assert!(kinds(&a, "parallel_connections").is_empty());
 }
 
