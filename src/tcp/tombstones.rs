@@ -156,20 +156,24 @@ impl Tombstones {
     /// Removes the tombstone of `key`; returns it if it is not past the TTL
     /// at `now`.
     pub fn take(&mut self, key: TombKey, now: Timestamp) -> Option<Tombstone> {
+        self.remove(key).filter(|t| t.alive_at(now))
+    }
+
+    fn remove(&mut self, key: TombKey) -> Option<Tombstone> {
         let t = self
             .generations
             .iter_mut()
             .rev()
             .find_map(|g| g.map.remove(&key))?;
         self.len -= 1;
-        Some(t).filter(|t| t.alive_at(now))
+        Some(t)
     }
 
     /// Remembers `t` for `key` (replacing an earlier tombstone of it).
     pub fn bury(&mut self, key: TombKey, t: Tombstone) {
         // An earlier one is left only past its TTL (a new SYN takes a live
         // one), when a segment other than a SYN reopened the four-tuple.
-        self.take(key, Timestamp(i64::MIN));
+        self.remove(key);
         let full = self
             .generations
             .back()
