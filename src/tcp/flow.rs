@@ -160,27 +160,35 @@ impl FlowTable {
                 }
                 return;
             }
-            if let Some(mut old) = self.live.remove(&key) {
-                let tomb = Tombstone::of(&key, &old);
-                let (t, f) = (old.last, old.last_frame);
-                old.finish_streams(EndReason::EndOfCapture, t, f);
-                done(*old);
-                self.bury(key, tomb);
-            }
-        } else if let Some(t) = self.tombstones.get(tomb_key(&key), ts) {
-            // A straggler (late ACK, retransmitted FIN, RST, or a SYN that
-            // repeats the old ISN) of a connection already finalized.
-            let old_isn = t.isn_of(&key, seg.src);
-            if !pure_syn || old_isn == Some(seg.seq) {
-                self.late_segments += 1;
-                return;
+        }
+        // What the four-tuple's previous connection left: the new SYN takes
+        // it at once, so a live four-tuple never has a tombstone.
+        let mut previous = None;
+        if let Some(mut old) = self.live.remove(&key) {
+            previous = Some(Tombstone::of(&key, &old));
+            let (t, f) = (old.last, old.last_frame);
+            old.finish_streams(EndReason::EndOfCapture, t, f);
+            done(*old);
+        } else {
+            // One lookup: taken (with one past its TTL), and put back for
+            // a straggler.
+            let tk = tomb_key(&key);
+            if let Some(t) = self.tombstones.take(tk, ts) {
+                // A straggler (late ACK, retransmitted FIN, RST, or a SYN
+                // that repeats the old ISN) of a connection already finalized.
+                if !pure_syn || t.isn_of(&key, seg.src) == Some(seg.seq) {
+                    self.late_segments += 1;
+                    self.tombstones.bury(tk, t);
+                    return;
+                }
+                previous = Some(t);
             }
         }
         let id = self.next_id;
         self.next_id = self.next_id.saturating_add(1);
         let mut conn = Connection::new(id, seg, ts, frame, self.http_limits);
         if pure_syn {
-            if let Some(t) = self.tombstones.take(tomb_key(&key), ts) {
+            if let Some(t) = previous {
                 conn.port_reused = Some(t.was_closed().then(|| ts.since(t.closed())));
                 if !t.was_closed() {
                     conn.anomalies.add_n(

@@ -170,10 +170,9 @@ impl Tombstones {
     }
 
     /// Remembers `t` for `key` (replacing an earlier tombstone of it).
+    /// The flow table takes a four-tuple's tombstone (past its TTL or
+    /// not) when it opens a connection there, so `key` has none now.
     pub fn bury(&mut self, key: TombKey, t: Tombstone) {
-        // An earlier one is left only past its TTL (a new SYN takes a live
-        // one), when a segment other than a SYN reopened the four-tuple.
-        self.remove(key);
         let full = self
             .generations
             .back()
